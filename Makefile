@@ -1,0 +1,39 @@
+# The course's two commands are `make book` and `make test` (see README.md).
+# Both set up .venv on a fresh machine first.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book test unit nbval browser notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev,book,train]"
+	touch $(STAMP)
+
+## Build the HTML book into _build/html (warnings are errors).
+book: setup
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+
+## Unit tests, then every chapter under nbval.
+test: setup
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval --nbval-current-env --sanitize-with book/nbval_sanitize.cfg book
+
+unit: setup
+	$(PY) -m pytest -q tests -m "not browser"
+
+nbval: setup
+	$(PY) -m pytest -q --nbval --nbval-current-env --sanitize-with book/nbval_sanitize.cfg book
+
+## Re-execute every chapter in place (refreshes the committed outputs).
+notebooks: setup
+	$(PY) -m esrgan_lesson.notebooks execute book
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``esrgan-lesson`` CLI (one module each)."""

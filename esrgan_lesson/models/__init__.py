@@ -1,0 +1,18 @@
+"""Network architectures used in the course."""
+from .discriminator import VGGStyleDiscriminator
+from .rrdbnet import RRDB, RRDBNet, ResidualDenseBlock, receptive_field, scaled_kaiming_init_
+from .srresnet import SRResNet
+from .vgg import MINCNet, VGGFeatureExtractor, vgg_layer_names
+
+__all__ = [
+    "RRDB",
+    "RRDBNet",
+    "ResidualDenseBlock",
+    "SRResNet",
+    "VGGStyleDiscriminator",
+    "VGGFeatureExtractor",
+    "MINCNet",
+    "receptive_field",
+    "scaled_kaiming_init_",
+    "vgg_layer_names",
+]

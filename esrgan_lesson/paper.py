@@ -1,0 +1,73 @@
+"""Named constants from the ESRGAN paper and its reference code.
+
+Every number the package uses that comes from a paper is defined here once,
+with the place it comes from, so that code reads ``RESIDUAL_SCALE`` instead of
+a bare ``0.2``.
+
+References
+----------
+[ESRGAN] X. Wang et al., "ESRGAN: Enhanced Super-Resolution Generative
+    Adversarial Networks", ECCV Workshops 2018, arXiv:1809.00219.
+[SRGAN] C. Ledig et al., "Photo-Realistic Single Image Super-Resolution Using
+    a Generative Adversarial Network", CVPR 2017.
+"""
+from __future__ import annotations
+
+# --- Generator (RRDBNet), ESRGAN Sec. 3.1 and Fig. 4 -------------------------
+#: Default number of feature channels of the trunk (ESRGAN Sec. 4.1: 64).
+NUM_FEAT = 64
+#: Default number of RRDB blocks (ESRGAN Sec. 4.1: 23).
+NUM_BLOCKS = 23
+#: Growth channels of each dense layer in an RDB (ESRGAN code: gc=32).
+GROWTH_CHANNELS = 32
+#: Residual scaling: "scaling down the residuals by multiplying a constant
+#: between 0 and 1 before adding them to the main path" (ESRGAN Sec. 3.1);
+#: the released models use 0.2.
+RESIDUAL_SCALE = 0.2
+#: "Smaller initialization": Kaiming init multiplied by 0.1 (ESRGAN Sec. 3.1,
+#: supplementary: "multiplying 0.1 for all initialization parameters").
+INIT_SCALE = 0.1
+#: Negative slope of the LeakyReLU used in generator and discriminator.
+LEAKY_SLOPE = 0.2
+#: Parameter count of RRDBNet(nf=64, nb=23, gc=32) at x4 (counted, see tests).
+RRDBNET_X4_PARAMS = 16_697_987
+
+# --- Losses, ESRGAN Sec. 3.2-3.3, Eq. 3 --------------------------------------
+#: Weight of the relativistic adversarial loss in L_G (ESRGAN Sec. 4.1: 5e-3).
+LAMBDA_ADV = 5e-3
+#: Weight of the L1 content loss in L_G (ESRGAN Sec. 4.1: 1e-2).
+ETA_L1 = 1e-2
+#: Perceptual layer: VGG19 conv5_4 *before* ReLU (ESRGAN Sec. 3.3).
+PERCEPTUAL_LAYER = "conv5_4"
+#: Index of conv5_4 in ``torchvision.models.vgg19().features``.
+VGG19_CONV5_4_INDEX = 34
+#: ImageNet statistics used to normalise VGG inputs in [0, 1].
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# --- Training schedule, ESRGAN Sec. 4.1 --------------------------------------
+#: PSNR-oriented stage: Adam lr 2e-4, halved every 2e5 iterations.
+PSNR_LR = 2e-4
+PSNR_LR_HALVING_STEP = 200_000
+#: GAN stage: lr 1e-4 for G and D, halved at these iterations.
+GAN_LR = 1e-4
+GAN_LR_MILESTONES = (50_000, 100_000, 200_000, 300_000)
+GAN_TOTAL_ITERS = 400_000
+#: Adam betas (ESRGAN Sec. 4.1: beta1 = 0.9, beta2 = 0.999).
+ADAM_BETAS = (0.9, 0.999)
+#: Mini-batch size and HR patch size (ESRGAN Sec. 4.1).
+BATCH_SIZE = 16
+HR_PATCH = 128
+#: Decay of the exponential moving average of G (BasicSR's ESRGAN configs).
+EMA_DECAY = 0.999
+
+# --- Discriminator, SRGAN Fig. 4 / BasicSR VGGStyleDiscriminator -------------
+#: Hidden width of the discriminator's first linear layer.
+DISC_HIDDEN = 100
+
+# --- Evaluation conventions ---------------------------------------------------
+#: SSIM Gaussian window (Wang et al. 2004): 11x11, sigma 1.5.
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
