@@ -71,3 +71,21 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+
+# --- Degradation and colour conventions (data pipeline, metrics) -------------
+#: MATLAB imresize bicubic: Keys cubic kernel coefficient a = -0.5 and
+#: support 4 taps (R. Keys, "Cubic convolution interpolation", IEEE TASSP 1981;
+#: MATLAB ``imresize`` 'bicubic'). ESRGAN Sec. 4.1: LR images by MATLAB bicubic.
+BICUBIC_A = -0.5
+BICUBIC_SUPPORT = 4
+#: ITU-R BT.601 RGB->YCbCr as MATLAB's ``rgb2ycbcr`` (RGB in [0, 1], output in
+#: 0-255 units, Y in [16, 235]); the Y channel SR papers report PSNR/SSIM on.
+YCBCR_OFFSET = (16.0, 128.0, 128.0)
+YCBCR_MATRIX = (
+    (65.481, 128.553, 24.966),
+    (-37.797, -74.203, 112.0),
+    (112.0, -93.786, -18.214),
+)
+#: HR sub-image crop size and step (BasicSR ``extract_subimages.py`` for DIV2K).
+SUBIMAGE_CROP = 480
+SUBIMAGE_STEP = 240

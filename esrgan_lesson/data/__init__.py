@@ -1,0 +1,12 @@
+"""Training and evaluation data: the offline demo set, folder datasets, device-side batches."""
+from __future__ import annotations
+
+from .augment import augment_numpy, augment_torch
+from .demo import TRAIN_NAMES, VAL_NAMES, DemoSet, build_demo_set, demo_images, demo_paths, mod_crop
+from .paired import PairedImageDataset, pair_files, worker_init
+from .sampler import DevicePatchSampler
+
+__all__ = [
+    "TRAIN_NAMES", "VAL_NAMES", "DemoSet", "DevicePatchSampler", "PairedImageDataset", "augment_numpy",
+    "augment_torch", "build_demo_set", "demo_images", "demo_paths", "mod_crop", "pair_files", "worker_init",
+]
