@@ -1,0 +1,295 @@
+"""Upscaling images with a generator, whole or in overlapping tiles.
+
+Tiling
+------
+A large image may not fit through the network at once (the activations of
+RRDBNet nf64 nb23 take about 10 KB per LR pixel in fp32 for each of several
+live tensors). :func:`upscale` then cuts the LR image into a grid of ``tile``
+x ``tile`` *cores*; each core is run with ``tile_overlap`` extra LR pixels of
+real image context on every side, and only the core's part of the output is
+kept. Where the overlap covers the network's receptive field radius, the
+tiled result equals the untiled one to float rounding; no blending is needed
+and there can be no seam.
+
+Why the default overlap is :data:`DEFAULT_TILE_OVERLAP` (16 LR pixels):
+RRDBNet nf64 nb23 has 349 stacked 3x3 convs, so its *theoretical* receptive
+field (:func:`esrgan_lesson.models.receptive_field`) is about 700 LR pixels
+wide: an overlap that covers it would make each 256-pixel tile cost
+(256 + 2*350)^2 / 256^2, about 14 times the untiled work. The *effective*
+receptive field is far smaller because each RDB and RRDB adds its residual
+scaled by 0.2 (ESRGAN Sec. 3.1) so distant pixels contribute through long
+products of small factors. With 16 pixels of overlap a 256-pixel tile costs
+(288/256)^2 = 1.27x, and the tests and ``benchmarks/inference.py`` measure
+the remaining difference from untiled output on a real photo; it stays below
+one 8-bit grey level in the measured cases. Use a larger overlap when that
+matters more than time.
+
+Input multiple
+--------------
+Real-ESRGAN's x2 and x1 RRDBNets pixel-unshuffle their input by 2 or 4, so H
+and W must be multiples of ``model.input_multiple``. The LR image is padded
+on the bottom/right by reflection up to that multiple (once, before tiling;
+tiles and overlaps are rounded to the same multiple so every tile is valid),
+and the output is cropped back to ``scale`` times the original size.
+
+Precision
+---------
+fp32 by default. ``dtype=torch.float16`` or ``torch.bfloat16`` runs the model
+under autocast on CUDA only (on other devices the request is ignored with a
+warning). fp16 overflows in deep residual nets can give inf/NaN ("black
+images"); any tile whose output is not finite is recomputed in fp32, with a
+warning. The output is clamped to [0, 1].
+
+Alpha and grey
+--------------
+For a :class:`~esrgan_lesson.imageio.LoadedImage` the colour channels go
+through the model. The alpha channel is upscaled with bicubic interpolation
+(clamped to [0, 1]), not by the model: alpha is usually a smooth or binary
+mask where GAN texture would be wrong, and it costs nothing. A grey source
+gives an output whose three channels are replaced by their mean, so the
+result is exactly grey (no colour cast) and keeps ``grey=True``. The bit depth
+is carried through so a 16-bit PNG is written back at 16 bits.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import select_device
+from .errors import ESRGANError
+from .imageio import LoadedImage
+
+#: Default LR-pixel context added around every tile (see the module docstring).
+DEFAULT_TILE_OVERLAP = 16
+
+ImageLike = Union[np.ndarray, torch.Tensor, LoadedImage]
+Progress = Union[Callable[[int, int], Any], Any, None]
+
+
+def model_scale(model: nn.Module) -> int:
+    """The model's upscaling factor (its ``scale`` attribute)."""
+    scale = getattr(model, "scale", None)
+    if not isinstance(scale, int) or scale < 1:
+        raise ESRGANError(f"{type(model).__name__} has no integer 'scale' attribute")
+    return scale
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def tile_grid(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Split ``range(size)`` into cores of ``tile`` and their context windows.
+
+    Returns ``(core_start, core_end, win_start, win_end)`` per tile, where the
+    window is the core widened by ``overlap`` on both sides and clipped to
+    ``[0, size)``. Cores cover ``range(size)`` exactly once.
+    """
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be >= 1 and overlap >= 0, got {tile}, {overlap}")
+    out = []
+    for start in range(0, size, tile):
+        end = min(start + tile, size)
+        out.append((start, end, max(0, start - overlap), min(size, end + overlap)))
+    return out
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+def _progress_start(progress: Progress, total: int) -> None:
+    if progress is not None and hasattr(progress, "reset"):
+        progress.reset(total=total)
+
+
+def _progress_step(progress: Progress, done: int, total: int) -> None:
+    if progress is None:
+        return
+    if hasattr(progress, "update"):
+        progress.update(1)
+    elif callable(progress):
+        progress(done, total)
+
+
+def _forward_guarded(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -> torch.Tensor:
+    """Run ``model(x)``, under autocast to ``amp_dtype`` if given; fp32 retry if not finite.
+
+    Returns float32 output (not clamped).
+    """
+    if amp_dtype is None:
+        return model(x).float()
+    with torch.autocast(device_type=x.device.type, dtype=amp_dtype):
+        y = model(x)
+    if not torch.isfinite(y).all():
+        warnings.warn(
+            f"{amp_dtype} inference gave inf/NaN for a tile of shape {tuple(x.shape)}; recomputed it in float32",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        y = model(x)
+    return y.float()
+
+
+def _resolve_amp(dtype: torch.dtype | None, device: torch.device) -> torch.dtype | None:
+    if dtype is None or dtype == torch.float32:
+        return None
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ESRGANError(f"dtype must be float32, float16 or bfloat16, got {dtype}")
+    if device.type != "cuda":
+        warnings.warn(f"{dtype} autocast is only used on CUDA; running float32 on {device}", RuntimeWarning, stacklevel=3)
+        return None
+    return dtype
+
+
+def upscale_tensor(
+    model: nn.Module,
+    x: torch.Tensor,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> torch.Tensor:
+    """Upscale a batch ``x`` of shape (N, C, H, W), values in [0, 1].
+
+    Returns a float32 (N, C_out, H*scale, W*scale) tensor in [0, 1] on ``x``'s
+    device. ``tile=None`` (or 0, or a tile at least as large as the image)
+    runs the whole image at once. The model runs on ``device`` (default: the
+    device its parameters are on) and is moved there if needed.
+    """
+    if x.ndim != 4:
+        raise ESRGANError(f"expected an (N, C, H, W) tensor, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ESRGANError(f"expected a float tensor in [0, 1], got {x.dtype}")
+    scale = model_scale(model)
+    multiple = int(getattr(model, "input_multiple", 1))
+    n_in = getattr(model, "num_in_ch", None)
+    if n_in is not None and x.shape[1] != n_in:
+        raise ESRGANError(f"the model takes {n_in} channels, the image has {x.shape[1]}")
+    n, _, h, w = x.shape
+    if h < multiple or w < multiple or h < 1 or w < 1:
+        raise ESRGANError(f"image is {h}x{w} pixels; this x{scale} model needs at least {multiple}x{multiple}")
+    if tile is not None and tile < 0 or tile_overlap < 0:
+        raise ESRGANError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
+
+    run_device = select_device(device) if device is not None else _model_device(model)
+    if _model_device(model) != run_device:
+        model.to(run_device)
+    amp_dtype = _resolve_amp(dtype, run_device)
+    out_device = x.device
+
+    # Pad bottom/right by reflection to the model's input multiple.
+    ph, pw = _round_up(h, multiple) - h, _round_up(w, multiple) - w
+    xp = x.detach().float()
+    if ph or pw:
+        xp = F.pad(xp, (0, pw, 0, ph), mode="reflect")
+    hp, wp = xp.shape[-2:]
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if not tile or (tile >= hp and tile >= wp):
+                _progress_start(progress, 1)
+                y = _forward_guarded(model, xp.to(run_device), amp_dtype).to(out_device)
+                _progress_step(progress, 1, 1)
+            else:
+                t = _round_up(tile, multiple)
+                o = _round_up(tile_overlap, multiple)
+                rows, cols = tile_grid(hp, t, o), tile_grid(wp, t, o)
+                total = len(rows) * len(cols)
+                _progress_start(progress, total)
+                y = None
+                done = 0
+                for r0, r1, wr0, wr1 in rows:
+                    for c0, c1, wc0, wc1 in cols:
+                        patch = xp[:, :, wr0:wr1, wc0:wc1].to(run_device)
+                        out = _forward_guarded(model, patch, amp_dtype)
+                        if y is None:
+                            y = torch.empty(n, out.shape[1], hp * scale, wp * scale, device=out_device)
+                        y[:, :, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = out[
+                            :, :, (r0 - wr0) * scale : (r1 - wr0) * scale, (c0 - wc0) * scale : (c1 - wc0) * scale
+                        ].to(out_device)
+                        done += 1
+                        _progress_step(progress, done, total)
+    finally:
+        model.train(was_training)
+    assert y is not None
+    return y[:, :, : h * scale, : w * scale].clamp_(0.0, 1.0)
+
+
+def _upscale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic upscaling of an (H, W) alpha mask in [0, 1], clamped to [0, 1]."""
+    if scale == 1:
+        return alpha.copy()
+    a = torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None]
+    up = F.interpolate(a, scale_factor=scale, mode="bicubic", align_corners=False)
+    return up[0, 0].clamp_(0.0, 1.0).numpy()
+
+
+def _check_hwc(image: np.ndarray) -> np.ndarray:
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ESRGANError(f"expected an (H, W, 3) array, got shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ESRGANError(f"expected float values in [0, 1], got dtype {image.dtype}")
+    return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def upscale(
+    model: nn.Module,
+    image: ImageLike,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> ImageLike:
+    """Super-resolve ``image`` with ``model`` (see the module docstring for tiling/precision).
+
+    Args:
+        model: a generator with an integer ``scale`` attribute (RRDBNet, SRResNet).
+        image: one of
+            * (H, W, 3) float numpy array in [0, 1] -> (H*s, W*s, 3) float32 array;
+            * (3, H, W) or (N, 3, H, W) float tensor in [0, 1] -> tensor of the
+              same rank on the same device, float32;
+            * :class:`LoadedImage` -> :class:`LoadedImage` with upscaled colour,
+              bicubic-upscaled alpha, the same ``grey`` flag and ``bit_depth``.
+        tile: LR tile size in pixels; ``None``/0 for the whole image at once.
+        tile_overlap: LR pixels of context around each tile.
+        device: where to run the model (default: where its parameters are).
+        dtype: ``torch.float16``/``torch.bfloat16`` for CUDA autocast, else fp32.
+        progress: a tqdm-like bar (``reset(total=)``/``update(1)``) or a
+            callable ``(tiles_done, tiles_total)``.
+
+    Returns:
+        The upscaled image, clamped to [0, 1].
+    """
+    kwargs = dict(tile=tile, tile_overlap=tile_overlap, device=device, dtype=dtype, progress=progress)
+    if isinstance(image, LoadedImage):
+        rgb = _check_hwc(image.rgb)
+        y = upscale_tensor(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], **kwargs)
+        out = y[0].permute(1, 2, 0).cpu().numpy()
+        if image.grey:
+            out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
+        alpha = _upscale_alpha(image.alpha, model_scale(model)) if image.alpha is not None else None
+        return replace(image, rgb=np.ascontiguousarray(out), alpha=alpha)
+    if isinstance(image, np.ndarray):
+        rgb = _check_hwc(image)
+        y = upscale_tensor(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], **kwargs)
+        return np.ascontiguousarray(y[0].permute(1, 2, 0).cpu().numpy())
+    if isinstance(image, torch.Tensor):
+        if image.ndim == 3:
+            return upscale_tensor(model, image[None], **kwargs)[0]
+        return upscale_tensor(model, image, **kwargs)
+    raise ESRGANError(f"cannot upscale a {type(image).__name__}; pass a numpy array, a tensor or a LoadedImage")
