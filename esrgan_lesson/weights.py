@@ -101,7 +101,6 @@ def _detect_layout(keys: set[str]) -> str:
 
 def _not_a_generator(keys: list[str]) -> CheckpointError:
     keyset = set(keys)
-    ordered = sorted(keys)
     if any(re.fullmatch(r"conv\d+_\d+\.weight", k) for k in keyset) or "linear1.weight" in keyset:
         what = "a discriminator checkpoint"
     elif any(k.startswith(("features.", "vgg.")) for k in keyset) or "conv11.weight" in keyset:
@@ -110,7 +109,7 @@ def _not_a_generator(keys: list[str]) -> CheckpointError:
         what = "an optimiser state"
     else:
         what = "something other than an RRDBNet generator"
-    return CheckpointError(f"looks like {what}: keys {_show_keys(ordered)}")
+    return CheckpointError(f"looks like {what}: keys {_show_keys(keys)}")
 
 
 _OLD_RDB = re.compile(r"model\.1\.sub\.(\d+)\.RDB([123])\.conv([1-5])\.0\.(weight|bias)")
