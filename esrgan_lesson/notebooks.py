@@ -1,0 +1,230 @@
+"""Maintain the course chapters: stamp the Colab setup cell, re-execute in place.
+
+Usage (from the repository root; ``make notebooks`` runs the first)::
+
+    python -m esrgan_lesson.notebooks execute book          # every chapter
+    python -m esrgan_lesson.notebooks execute book/03_rrdb.ipynb
+    python -m esrgan_lesson.notebooks stamp book             # setup cell only
+
+The repository URL is written once, in ``_config.yml`` (``repository.url``);
+:func:`stamp` copies it into each chapter's first cell, and a test checks that
+every chapter's first cell is exactly :func:`colab_setup_source` of that URL.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import yaml
+
+from .errors import ConfigError, ESRGANError
+
+#: Chapter files are ``NN_name.ipynb`` in ``book/``.
+CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+#: Tag and cell id of the setup cell, so that restamping replaces it in place.
+SETUP_TAG = "colab-setup"
+#: Tags on the setup cell: ours, plus myst-nb's tag to leave it out of the HTML book.
+SETUP_TAGS = (SETUP_TAG, "remove-cell")
+#: Seconds one cell may run when executing the chapters (lesson scale).
+DEFAULT_CELL_TIMEOUT = 1800
+#: Kernel every chapter runs in (``_config.yml`` maps any kernel name to it).
+KERNEL_NAME = "python3"
+
+_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+/[A-Za-z0-9._~/-]+$")
+
+
+def colab_setup_source(repo_url: str) -> str:
+    """Source of every chapter's first cell, for the repository at ``repo_url``.
+
+    On Colab (detected by ``"google.colab" in sys.modules``) the cell pip-installs
+    ``esrgan_lesson`` from the repository, sets ``ESRGAN_DEVICE`` to the GPU when
+    the runtime has one, and prints the device and how to switch to the paper's
+    scale. Anywhere else it does nothing and prints nothing, so the committed
+    outputs (checked by nbval) stay the same.
+    """
+    url = repo_url.strip().rstrip("/").removesuffix(".git")
+    if not _URL_RE.match(url):
+        raise ConfigError(f"repository URL must be a plain https URL, got {repo_url!r}")
+    return (
+        "# Colab setup: installs esrgan_lesson from the course repository and picks the GPU.\n"
+        "# It does nothing outside Colab; locally, run `make setup` (or `pip install -e .`).\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import os\n"
+        "    import subprocess\n"
+        "\n"
+        "    import torch\n"
+        "\n"
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}.git"], check=True)\n'
+        '    os.environ["ESRGAN_DEVICE"] = "cuda" if torch.cuda.is_available() else "cpu"\n'
+        '    print("esrgan_lesson installed; device:", os.environ["ESRGAN_DEVICE"])\n'
+        '    print(\'Running at lesson scale. On a GPU, set SCALE = scale("paper") in the settings cell.\')\n'
+    )
+
+
+def find_book_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds ``_config.yml``."""
+    start = start.resolve()
+    for folder in (start, *start.parents) if start.is_dir() else start.parents:
+        if (folder / "_config.yml").is_file():
+            return folder
+    raise ConfigError(f"no _config.yml found at or above {start}")
+
+
+def repository_url(config_path: Path) -> str:
+    """Read ``repository.url`` from the Jupyter Book ``_config.yml`` at ``config_path``."""
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {config_path}: {exc}") from None
+    url = (config.get("repository") or {}).get("url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{config_path} has no repository.url")
+    return url
+
+
+def chapter_paths(target: Path) -> list[Path]:
+    """The chapter notebooks named by ``target``: one ``.ipynb`` file, or all in a folder."""
+    if target.is_dir():
+        return sorted(target.glob(CHAPTER_GLOB))
+    if target.suffix == ".ipynb" and target.is_file():
+        return [target]
+    raise ConfigError(f"{target} is neither a notebook nor a folder of chapters")
+
+
+def _read(path: Path):  # -> nbformat.NotebookNode
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:  # nbformat raises ValueError subclasses for bad JSON
+        raise ConfigError(f"cannot read notebook {path}: {exc}") from None
+
+
+def _write(nb, path: Path) -> None:
+    """Write ``nb`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    import nbformat
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            nbformat.write(nb, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stamp_notebook(nb, repo_url: str) -> bool:
+    """Make cell 0 of ``nb`` the setup cell for ``repo_url``; return True if ``nb`` changed."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source=colab_setup_source(repo_url))
+    cell.id = SETUP_TAG
+    cell.metadata["tags"] = list(SETUP_TAGS)
+    cells = nb.cells
+    if cells and SETUP_TAG in cells[0].get("metadata", {}).get("tags", []):
+        old = cells[0]
+        if old.source == cell.source and not old.get("outputs") and list(old.metadata.get("tags", [])) == list(SETUP_TAGS):
+            return False
+        cells[0] = cell
+    else:
+        cells.insert(0, cell)
+    return True
+
+
+def stamp(notebook_path: Path | str, repo_url: str | None = None) -> bool:
+    """Write the Colab setup cell as cell 0 of the notebook; return True if the file changed.
+
+    The URL defaults to ``repository.url`` of the ``_config.yml`` above the notebook.
+    An existing setup cell (tagged ``colab-setup``) is replaced, never duplicated.
+    """
+    path = Path(notebook_path)
+    url = repo_url or repository_url(find_book_root(path) / "_config.yml")
+    nb = _read(path)
+    changed = stamp_notebook(nb, url)
+    if changed:
+        _write(nb, path)
+    return changed
+
+
+def execute(paths: Iterable[Path | str], timeout: int = DEFAULT_CELL_TIMEOUT, scale: str = "lesson") -> list[Path]:
+    """Stamp, then re-execute each chapter in place with nbclient; return the paths run.
+
+    Each notebook runs in a fresh ``python3`` kernel whose working directory is the
+    notebook's folder (``book/``) and whose ``ESRGAN_SCALE`` is ``scale``, so the
+    committed outputs are always the lesson-scale ones. A failing cell raises
+    :class:`ESRGANError` naming the notebook; that notebook is left unchanged.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    done = []
+    for raw in paths:
+        path = Path(raw)
+        stamp(path)
+        nb = _read(path)
+        for cell in nb.cells:  # drop timings an earlier run or editor recorded
+            cell.metadata.pop("execution", None)
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name=KERNEL_NAME,
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+        )
+        env = {**os.environ, "ESRGAN_SCALE": scale}
+        env.pop("ESRGAN_DEVICE", None)
+        try:
+            client.execute(env=env)
+        except (CellExecutionError, CellTimeoutError) as exc:
+            first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ESRGANError(f"{path}: a cell failed: {first_line}") from None
+        _write(nb, path)
+        done.append(path)
+    return done
+
+
+def _expand(targets: Sequence[str]) -> list[Path]:
+    paths: list[Path] = []
+    for target in targets:
+        paths.extend(chapter_paths(Path(target)))
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``execute`` or ``stamp`` chapters; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m esrgan_lesson.notebooks", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("execute", help="stamp and re-execute chapters in place")
+    ex.add_argument("targets", nargs="+", help="chapter notebooks or folders of chapters")
+    ex.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
+    st = sub.add_parser("stamp", help="write the Colab setup cell into chapters")
+    st.add_argument("targets", nargs="+", help="chapter notebooks or folders of chapters")
+    args = parser.parse_args(argv)
+    try:
+        paths = _expand(args.targets)
+        if not paths:
+            print("no chapters found")
+            return 0
+        if args.command == "stamp":
+            for path in paths:
+                print(f"{path}: {'stamped' if stamp(path) else 'up to date'}")
+        else:
+            for path in paths:
+                print(f"executing {path} ...", flush=True)
+                execute([path], timeout=args.timeout)
+    except ESRGANError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
