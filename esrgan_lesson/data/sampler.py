@@ -136,9 +136,9 @@ class DevicePatchSampler:
             y = int(u[b, 0] * (lh - lp + 1)) * s
             x = int(u[b, 1] * (lw - lp + 1)) * s
             crop = self.images[i][:, y:y + p + 2 * m, x:x + p + 2 * m]
+            crop = crop.to(torch.float32) / 255.0 if crop.dtype == torch.uint8 else crop
             crops.append(augment_torch(crop, codes[b]) if self.augment else crop)
         big = torch.stack(crops)
-        big = big.to(torch.float32) / 255.0 if big.dtype == torch.uint8 else big
         lr = imresize(big, scale=1.0 / s)[..., 2:-2, 2:-2]  # margin 2s HR px == 2 LR px
         if self.quantize_lr:
             lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
