@@ -160,7 +160,8 @@ def execute(paths: Iterable[Path | str], timeout: int = DEFAULT_CELL_TIMEOUT, sc
     Each notebook runs in a fresh ``python3`` kernel whose working directory is the
     notebook's folder (``book/``) and whose ``ESRGAN_SCALE`` is ``scale``, so the
     committed outputs are always the lesson-scale ones. A failing cell raises
-    :class:`ESRGANError` naming the notebook; that notebook is left unchanged.
+    :class:`ESRGANError` naming the notebook; its committed outputs are kept
+    (only its setup cell may have been restamped).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
