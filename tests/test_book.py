@@ -60,6 +60,9 @@ def test_every_page_renders_offline(book_html: Path, browser_context) -> None:
     pages = book_pages(book_html)
     names = {p.stem for p in pages}
     assert {"intro", "references"} <= names, f"pages built: {sorted(names)}"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOT_DIR.glob("*.png"):  # no stale screenshots of removed pages
+        old.unlink()
     failures = []
     for page in pages:
         report = inspect_page(browser_context, page_url(page), screenshot=SCREENSHOT_DIR / f"{page.stem}.png")
