@@ -1,0 +1,219 @@
+"""Build what a :class:`~esrgan_lesson.config.TrainConfig` describes.
+
+Networks, the perceptual feature network, the data sampler, the validation
+pairs, optimisers and LR schedulers, each from its config section.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import DataConfig, ModelConfig, PerceptualConfig, StageConfig, TrainConfig
+from ..errors import CheckpointError, ConfigError, DataError
+from ..imageio import list_images, read_image
+from ..losses import PerceptualLoss
+
+
+def build_generator(cfg: ModelConfig) -> nn.Module:
+    """RRDBNet or SRResNet from ``cfg`` (input/output (N, 3, ...) in [0, 1])."""
+    from ..models import RRDBNet, SRResNet
+
+    if cfg.type == "rrdbnet":
+        return RRDBNet(3, 3, scale=cfg.scale, num_feat=cfg.num_feat, num_block=cfg.num_block,
+                       num_grow_ch=cfg.num_grow_ch)
+    if cfg.scale not in (2, 4, 8):
+        raise ConfigError(f"model.scale: srresnet supports 2, 4 and 8, got {cfg.scale}")
+    return SRResNet(3, 3, num_feat=cfg.num_feat, num_block=cfg.num_block, scale=cfg.scale, use_bn=cfg.use_bn)
+
+
+def build_discriminator(cfg: TrainConfig) -> nn.Module:
+    """VGG-style discriminator for ``train.hr_patch`` squares."""
+    from ..models import VGGStyleDiscriminator
+    from ..models.discriminator import SUPPORTED_INPUT_SIZES
+
+    if cfg.network_d.input_size not in SUPPORTED_INPUT_SIZES:
+        raise ConfigError(f"network_d.input_size: must be one of {SUPPORTED_INPUT_SIZES}")
+    return VGGStyleDiscriminator(3, cfg.network_d.num_feat, cfg.network_d.input_size)
+
+
+def build_feature_network(cfg: PerceptualConfig) -> nn.Module | None:
+    """The perceptual loss's feature network, or ``None`` when switched off.
+
+    ``network``: ``none``; ``vgg19``/``vgg16`` (ImageNet weights from disk, or
+    the file in ``weights``); ``minc`` (``weights`` = VGG16minc_53 file);
+    ``package.module:factory`` (called with no arguments, must return an
+    ``nn.Module``); or a path to a TorchScript file.
+    """
+    if cfg.weight == 0 or cfg.network == "none":
+        return None
+    from ..models import MINCNet, VGGFeatureExtractor
+
+    if cfg.network in ("vgg19", "vgg16"):
+        return VGGFeatureExtractor((cfg.layer,), arch=cfg.network, weights=cfg.weights or "imagenet")
+    if cfg.network == "minc":
+        if not cfg.weights:
+            raise ConfigError("train.perceptual.weights: the minc network needs the VGG16minc_53 weight file")
+        return MINCNet.from_file(cfg.weights)
+    if ":" in cfg.network and not Path(cfg.network).exists():
+        module_name, _, attr = cfg.network.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"train.perceptual.network: cannot import {cfg.network!r} ({exc})") from None
+        net = factory()
+        if not isinstance(net, nn.Module):
+            raise ConfigError(f"train.perceptual.network: {cfg.network} did not return an nn.Module")
+        return net
+    path = Path(cfg.network)
+    if not path.is_file():
+        raise ConfigError(f"train.perceptual.network: {cfg.network!r} is not none/vgg19/vgg16/minc, "
+                          "a module:factory, or an existing TorchScript file")
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a TorchScript feature network ({exc})") from None
+
+
+def build_perceptual(cfg: PerceptualConfig) -> PerceptualLoss | None:
+    """:class:`PerceptualLoss` for ``cfg`` or ``None`` when its weight is 0."""
+    net = build_feature_network(cfg)
+    if net is None:
+        return None
+    return PerceptualLoss(layer=cfg.layer, criterion=cfg.criterion, feature_extractor=net)
+
+
+def train_folders(cfg: TrainConfig) -> tuple[list[Path], Path | None, Path | None]:
+    """(train HR folders, val HR folder, val LR folder), building the demo set if asked."""
+    data, scale = cfg.data, cfg.model.scale
+    if data.demo:
+        from ..data import build_demo_set
+
+        paths = build_demo_set(data.demo_root, scale)
+        return [paths.train_hr], paths.val_hr, paths.val_lr
+    val_hr = Path(data.val_hr) if data.val_hr else None
+    return [Path(p) for p in data.train_hr], val_hr, Path(data.val_lr) if data.val_lr else None
+
+
+def load_hr_images(folders: list[Path]) -> list[np.ndarray]:
+    """Every image in ``folders`` as uint8 (H, W, 3) (a quarter of float32's memory)."""
+    images = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(f"training folder not found: {folder}")
+        for path in list_images(folder):
+            images.append(np.round(read_image(path).rgb * 255.0).astype(np.uint8))
+    if not images:
+        raise DataError(f"no training images in {', '.join(map(str, folders))}")
+    return images
+
+
+class LoaderSampler:
+    """``(lr, hr)`` batches from a DataLoader over :class:`PairedImageDataset`, forever.
+
+    Each pass over the data reshuffles with ``seed + epoch``. Resuming restarts
+    the interrupted epoch (not bit-exact; the device sampler is).
+    """
+
+    def __init__(self, cfg: TrainConfig, folders: list[Path], device: torch.device, seed: int) -> None:
+        from torch.utils.data import ConcatDataset, DataLoader
+
+        from ..data import PairedImageDataset, worker_init
+
+        t = cfg.train
+        sets = [PairedImageDataset(f, cfg.data.train_lr, cfg.model.scale, t.hr_patch, cfg.data.augment,
+                                   cfg.data.cache, seed=seed) for f in folders]
+        self.dataset = ConcatDataset(sets)
+        self.device, self.seed, self.epoch = device, seed, 0
+        self._make = lambda g: DataLoader(self.dataset, batch_size=t.batch_size, shuffle=True, drop_last=True,
+                                          num_workers=cfg.data.num_workers, worker_init_fn=worker_init,
+                                          generator=g, pin_memory=device.type == "cuda")
+        self._it: Iterator | None = None
+
+    def __iter__(self) -> "LoaderSampler":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        while True:
+            if self._it is None:
+                self._it = iter(self._make(torch.Generator().manual_seed(self.seed + self.epoch)))
+            try:
+                batch = next(self._it)
+                return (batch["lr"].to(self.device, non_blocking=True),
+                        batch["hr"].to(self.device, non_blocking=True))
+            except StopIteration:
+                self._it, self.epoch = None, self.epoch + 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self._it = int(state["epoch"]), None
+
+
+def build_sampler(cfg: TrainConfig, device: torch.device, seed: int) -> Any:
+    """The training batch source: an iterator of ``(lr, hr)`` with state_dict()/load_state_dict().
+
+    ``data.sampler: device`` gives a :class:`~esrgan_lesson.data.DevicePatchSampler`
+    seeded with ``seed`` (bit-exact resume); ``dataset`` a :class:`LoaderSampler`.
+    """
+    folders, _, _ = train_folders(cfg)
+    if cfg.data.sampler == "dataset":
+        return LoaderSampler(cfg, folders, device, seed)
+    from ..data import DevicePatchSampler
+
+    sampler = DevicePatchSampler(load_hr_images(folders), scale=cfg.model.scale, hr_patch=cfg.train.hr_patch,
+                                 batch_size=cfg.train.batch_size, device=device,
+                                 generator=torch.Generator().manual_seed(seed), augment=cfg.data.augment)
+    return _DeviceIter(sampler)
+
+
+class _DeviceIter:
+    """Adapts DevicePatchSampler to ``next()`` while keeping its state_dict API."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> "_DeviceIter":
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sampler.sample()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state)
+
+
+def build_val_pairs(cfg: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Validation ``(name, lr (3,h,w), hr (3,H,W))`` in [0, 1]; empty when no val folder."""
+    _, val_hr, val_lr = train_folders(cfg)
+    if val_hr is None:
+        return []
+    from ..data import PairedImageDataset
+
+    ds = PairedImageDataset(val_hr, val_lr, cfg.model.scale, hr_patch=None, augment=False)
+    n = len(ds) if cfg.data.val_max_images <= 0 else min(len(ds), cfg.data.val_max_images)
+    out = []
+    for i in range(n):
+        item = ds[i]
+        out.append((item["name"], item["lr"].float(), item["hr"].float()))
+    return out
+
+
+def build_optimizer(params: Any, lr: float, t: StageConfig) -> torch.optim.Adam:
+    """Adam with the stage's betas (ESRGAN Sec. 4.1: 0.9, 0.999)."""
+    return torch.optim.Adam(params, lr=lr, betas=tuple(t.betas))
+
+
+def build_scheduler(opt: torch.optim.Optimizer, t: StageConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """StepLR every ``halving_period`` steps if > 0, else MultiStepLR at ``milestones``."""
+    if t.halving_period > 0:
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=t.halving_period, gamma=t.gamma)
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(t.milestones), gamma=t.gamma)

@@ -1,0 +1,449 @@
+"""The training engine: one :class:`Trainer` for both ESRGAN stages.
+
+Stage ``psnr`` minimises the L1 loss with Adam (ESRGAN Sec. 4.1). Stage
+``gan`` starts G from the PSNR model and alternates a G step on
+``L_G = w_p * L_percep + lambda * L_G^Ra + eta * L1`` (Eq. 3) with a D step
+on ``L_D^Ra`` (Eq. 1), each with its own Adam and MultiStepLR. Both stages go
+through the same :meth:`Trainer._step`; the GAN terms are simply absent in
+stage ``psnr``.
+
+Engineering switches (``engine`` section): device auto-selection, AMP (bf16
+autocast, or fp16 autocast with a GradScaler per optimiser), channels_last,
+``torch.compile``, an EMA of G, a non-finite-gradient guard, and torchrun
+data parallelism (see :mod:`.distributed`).
+"""
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import TrainConfig, load_config, save_config
+from ..device import select_device
+from ..errors import CheckpointError, ESRGANError
+from ..losses import GANLoss, pixel_loss
+from . import builders
+from .checkpoint import (BEST_NAME, capture_rng, latest_checkpoint, load_checkpoint, prune_checkpoints,
+                         restore_rng, save_checkpoint, step_checkpoint_path)
+from .distributed import DistInfo, any_flag, barrier, dist_info_from_env, init_distributed, rank_device
+from .ema import ModelEMA
+from .evaluation import evaluate_generator
+from .logger import RunLogger
+
+
+class TrainingError(ESRGANError):
+    """Training cannot go on (e.g. gradients stayed non-finite for too many steps)."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished :func:`train` call produced.
+
+    ``stopped_by`` is ``"iterations"`` or ``"max_seconds"``; ``history`` holds
+    the logged training rows (dicts with ``step``, ``loss``...), ``val`` the
+    validation rows; paths are ``None`` on non-zero ranks.
+    """
+
+    output_dir: Path
+    steps: int
+    elapsed_s: float
+    stopped_by: str
+    generator_path: Path | None
+    ema_path: Path | None
+    checkpoint_path: Path | None
+    best_psnr: float | None
+    skipped_steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    return getattr(model, "module", model)  # DDP
+
+
+def _grads_finite(params: list[nn.Parameter]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]).sum().isfinite())
+
+
+class Trainer:
+    """Builds everything a :class:`TrainConfig` describes and runs it.
+
+    Args:
+        cfg: the run's configuration.
+        device: overrides ``engine.device`` (``None``: use the config).
+        dist_info: the process's rank; by default read from torchrun's env.
+    """
+
+    def __init__(self, cfg: TrainConfig, device: str | torch.device | None = None,
+                 dist_info: DistInfo | None = None) -> None:
+        self.cfg = cfg
+        t, e = cfg.train, cfg.engine
+        self.info = dist_info or dist_info_from_env()
+        self.device = rank_device(self.info, select_device(device if device is not None else e.device))
+        init_distributed(self.info, self.device)
+        if e.threads > 0:
+            torch.set_num_threads(e.threads)
+        self.gan = t.stage == "gan"
+        self.out = Path(cfg.paths.output_dir)
+        self.ckpt_dir = self.out / "checkpoints"
+        self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[e.amp]
+        self.memory_format = torch.channels_last if e.channels_last else torch.contiguous_format
+
+        random.seed(e.seed)
+        np.random.seed(e.seed)
+        torch.manual_seed(e.seed)  # same initial weights on every rank
+        self.net_g = builders.build_generator(cfg.model).to(self.device, memory_format=self.memory_format)
+        if self.gan and cfg.paths.pretrained_g:
+            self._load_pretrained(cfg.paths.pretrained_g)
+        self.ema = ModelEMA(self.net_g, e.ema_decay) if e.ema_decay > 0 else None
+        self.opt_g = builders.build_optimizer(self.net_g.parameters(), t.lr_g, t)
+        self.sched_g = builders.build_scheduler(self.opt_g, t)
+        self.scaler_g = self._scaler()
+        self.net_d = self.opt_d = self.sched_d = self.scaler_d = self.percep = None
+        self.gan_loss = GANLoss(t.gan_type, t.gan_weight)
+        if self.gan:
+            self.net_d = builders.build_discriminator(cfg).to(self.device, memory_format=self.memory_format)
+            self.opt_d = builders.build_optimizer(self.net_d.parameters(), t.lr_d, t)
+            self.sched_d = builders.build_scheduler(self.opt_d, t)
+            self.scaler_d = self._scaler()
+            self.percep = builders.build_perceptual(t.perceptual)
+            if self.percep is not None:
+                self.percep = self.percep.to(self.device, memory_format=self.memory_format)
+        self.sampler = builders.build_sampler(cfg, self.device, e.seed + self.info.rank)
+        self.val_pairs = builders.build_val_pairs(cfg) if self.info.is_main else []
+        self.g_train = self._wrap(self.net_g)
+        self.d_train = self._wrap(self.net_d) if self.net_d is not None else None
+
+        self.step = 0
+        self.elapsed = 0.0
+        self.best_psnr: float | None = None
+        self.bad_streak = 0
+        self.skipped = 0
+        self.history: list[dict[str, float]] = []
+        self.val_rows: list[dict[str, float]] = []
+        self.resumed_from: Path | None = None
+        if cfg.paths.resume:
+            self._resume(cfg.paths.resume)
+
+    # --- construction helpers -------------------------------------------------
+    def _scaler(self) -> torch.amp.GradScaler | None:
+        return torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
+
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        wrapped: nn.Module = net
+        if self.info.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = DDP(net, device_ids=ids)
+        if self.cfg.engine.compile:
+            wrapped = torch.compile(wrapped)
+        return wrapped
+
+    def _load_pretrained(self, path: str) -> None:
+        from ..weights import load_state_dict_file, read_generator
+
+        if not Path(path).is_file():
+            raise CheckpointError(f"paths.pretrained_g: no file at {path} (train the PSNR stage first)")
+        if self.cfg.model.type == "rrdbnet":
+            sd, _ = read_generator(path, scale=self.cfg.model.scale)
+        else:
+            sd = load_state_dict_file(path)
+        try:
+            self.net_g.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"paths.pretrained_g: {path} does not fit model "
+                                  f"{self.cfg.model} ({str(exc).splitlines()[0]})") from None
+
+    # --- checkpoints ------------------------------------------------------------
+    def _gather_sampler_states(self) -> list[Any]:
+        state = self.sampler.state_dict()
+        if not self.info.enabled:
+            return [state]
+        import torch.distributed as dist
+
+        states: list[Any] = [None] * self.info.world_size
+        dist.all_gather_object(states, state)
+        return states
+
+    def state_dict(self, sampler_states: list[Any]) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors and primitives only)."""
+        sd = lambda obj: obj.state_dict() if obj is not None else None  # noqa: E731
+        return {
+            "step": self.step, "elapsed": self.elapsed, "best_psnr": self.best_psnr,
+            "bad_streak": self.bad_streak, "skipped": self.skipped, "config": self.cfg.to_dict(),
+            "net_g": self.net_g.state_dict(), "net_d": sd(self.net_d), "net_g_ema": sd(self.ema),
+            "opt_g": self.opt_g.state_dict(), "opt_d": sd(self.opt_d),
+            "sched_g": self.sched_g.state_dict(), "sched_d": sd(self.sched_d),
+            "scaler_g": sd(self.scaler_g), "scaler_d": sd(self.scaler_d),
+            "rng": capture_rng(None), "samplers": sampler_states,
+        }
+
+    def save(self, best: bool = False) -> Path | None:
+        """Write a step checkpoint (rank 0), prune old ones, optionally copy as best."""
+        states = self._gather_sampler_states()
+        path = None
+        if self.info.is_main:
+            state = self.state_dict(states)
+            path = save_checkpoint(state, step_checkpoint_path(self.ckpt_dir, self.step))
+            prune_checkpoints(self.ckpt_dir, self.cfg.logging.keep_last)
+            if best:
+                save_checkpoint(state, self.ckpt_dir / BEST_NAME)
+        barrier(self.info)
+        return path
+
+    def _resume(self, where: str) -> None:
+        path = latest_checkpoint(self.ckpt_dir) if where == "auto" else Path(where)
+        if path is None:
+            return  # "auto" with nothing saved yet: a fresh start
+        state = load_checkpoint(path)
+        pairs = [(self.net_g, "net_g"), (self.net_d, "net_d"), (self.ema, "net_g_ema"), (self.opt_g, "opt_g"),
+                 (self.opt_d, "opt_d"), (self.sched_g, "sched_g"), (self.sched_d, "sched_d"),
+                 (self.scaler_g, "scaler_g"), (self.scaler_d, "scaler_d")]
+        for obj, key in pairs:
+            if obj is None:
+                continue
+            if state.get(key) is None:
+                raise CheckpointError(f"{path}: has no {key} (was it saved by a {self.cfg.train.stage} run?)")
+            try:
+                obj.load_state_dict(state[key])
+            except (RuntimeError, KeyError, ValueError) as exc:
+                raise CheckpointError(f"{path}: {key} does not fit this config ({str(exc).splitlines()[0]})") from None
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.best_psnr, self.bad_streak, self.skipped = state["best_psnr"], state["bad_streak"], state["skipped"]
+        restore_rng(state["rng"])
+        samplers = state["samplers"]
+        if len(samplers) != self.info.world_size:
+            raise CheckpointError(f"{path}: saved by {len(samplers)} process(es), resumed by {self.info.world_size}")
+        self.sampler.load_state_dict(samplers[self.info.rank])
+        self.resumed_from = path
+
+    # --- one step -----------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _apply(self, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list[nn.Parameter],
+               scaler: torch.amp.GradScaler | None) -> bool:
+        """Backward + guarded optimiser step; returns False if the step was skipped."""
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+        else:
+            loss.backward()
+        ok = _grads_finite(params) and bool(torch.isfinite(loss.detach()))
+        if scaler is not None:
+            scaler.step(opt)  # skips by itself on inf/NaN
+            scaler.update()
+        elif ok:
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+        return ok
+
+    def _step(self, lr: torch.Tensor, hr: torch.Tensor) -> tuple[dict[str, torch.Tensor], bool]:
+        t = self.cfg.train
+        lr = lr.contiguous(memory_format=self.memory_format)
+        hr = hr.contiguous(memory_format=self.memory_format)
+        logs: dict[str, torch.Tensor] = {}
+        if self.gan:
+            for p in self.net_d.parameters():
+                p.requires_grad_(False)
+        with self._autocast():
+            sr = self.g_train(lr)
+            loss = t.pixel_weight * pixel_loss(sr.float(), hr, t.pixel_criterion)
+            logs["l_pix"] = loss.detach()
+            if self.percep is not None:
+                l_per = t.perceptual.weight * self.percep(sr, hr)
+                logs["l_percep"] = l_per.detach()
+                loss = loss + l_per
+            if self.gan:
+                with torch.no_grad():
+                    real_pred = self.net_d(hr)
+                l_adv = self.gan_loss.g_loss(real_pred.float(), self.net_d(sr).float())
+                logs["l_g_gan"] = l_adv.detach()
+                loss = loss + l_adv
+        logs["loss_g"] = loss.detach()
+        ok = self._apply(loss, self.opt_g, list(self.net_g.parameters()), self.scaler_g)
+        if self.gan:
+            for p in self.net_d.parameters():
+                p.requires_grad_(True)
+            with self._autocast():
+                real = self.d_train(hr).float()
+                fake = self.d_train(sr.detach()).float()
+                l_d = self.gan_loss.d_loss(real, fake)
+            logs["l_d"] = l_d.detach()
+            logs["d_real"] = real.detach().mean()
+            logs["d_fake"] = fake.detach().mean()
+            ok = self._apply(l_d, self.opt_d, list(self.net_d.parameters()), self.scaler_d) and ok
+        if ok and self.ema is not None:
+            self.ema.update(self.net_g)
+        return logs, ok
+
+    # --- validation ---------------------------------------------------------------
+    def validate(self) -> dict[str, float] | None:
+        """PSNR/SSIM (Y, crop = scale) of the EMA model (or G) on the val pairs; rank 0 only."""
+        if not self.val_pairs or not self.info.is_main:
+            return None
+        model = self.ema.module if self.ema is not None else self.net_g
+        k = self.cfg.logging.sample_images
+        save = self.out / "samples" / f"step_{self.step:08d}" if k > 0 else None
+        report = evaluate_generator(model, self.val_pairs[:k] if k > 0 else [], self.cfg.model.scale,
+                                    self.device, save_dir=save)
+        rest = evaluate_generator(model, self.val_pairs[k:] if k > 0 else self.val_pairs,
+                                  self.cfg.model.scale, self.device)
+        report.images += rest.images
+        return report.summary()
+
+    # --- the loop -----------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, t, lg = self.cfg, self.cfg.train, self.cfg.logging
+        main = self.info.is_main
+        logger = None
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out / "config.yaml")
+            logger = RunLogger(self.out, lg.csv, lg.tensorboard,
+                               self.step if self.resumed_from is not None else None)
+        bar = None
+        if main and lg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=t.iterations, initial=self.step, desc=cfg.name, mininterval=1.0, dynamic_ncols=True)
+        stopped_by = "iterations"
+        start, last_t, last_step = time.perf_counter(), time.perf_counter(), self.step
+        base_elapsed = self.elapsed
+        saved_at = self.step if self.resumed_from is not None else -1
+        sums: dict[str, float] = {}
+        n_sum = 0
+        try:
+            while self.step < t.iterations:
+                if t.max_seconds > 0 and any_flag(self.elapsed >= t.max_seconds, self.info, self.device):
+                    stopped_by = "max_seconds"
+                    break
+                lr, hr = next(self.sampler)
+                logs, ok = self._step(lr, hr)
+                self.sched_g.step()
+                if self.sched_d is not None:
+                    self.sched_d.step()
+                self.step += 1
+                self.elapsed = base_elapsed + time.perf_counter() - start
+                if ok:
+                    self.bad_streak = 0
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                    n_sum += 1
+                else:
+                    self.bad_streak += 1
+                    self.skipped += 1
+                    if main:
+                        print(f"[{cfg.name}] step {self.step}: non-finite gradients, step skipped "
+                              f"({self.bad_streak} in a row)", flush=True)
+                    if self.bad_streak >= cfg.engine.nan_patience:
+                        raise TrainingError(
+                            f"gradients were non-finite for {self.bad_streak} consecutive steps (step {self.step}); "
+                            "lower train.lr_g/lr_d, use engine.amp=bf16 or none, or resume from an earlier checkpoint")
+                if bar is not None:
+                    bar.update(1)
+                if main and lg.log_every > 0 and self.step % lg.log_every == 0 and n_sum:
+                    now = time.perf_counter()
+                    row = {k: v / n_sum for k, v in sums.items()}
+                    row.update(lr_g=self.opt_g.param_groups[0]["lr"], it_s=(self.step - last_step) / (now - last_t),
+                               elapsed=self.elapsed, skipped=self.skipped)
+                    self.history.append({"step": self.step, **row})
+                    logger.log("train", self.step, row)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['loss_g']:.4g}", lr=f"{row['lr_g']:.2g}")
+                    sums, n_sum, last_t, last_step = {}, 0, now, self.step
+                is_best = False
+                if lg.val_every > 0 and self.step % lg.val_every == 0:
+                    is_best = self._validate_and_log(logger)
+                if lg.save_every > 0 and self.step % lg.save_every == 0:
+                    self.save(best=is_best)
+                    saved_at = self.step
+        finally:
+            if bar is not None:
+                bar.close()
+        if lg.val_every > 0 and self.step % lg.val_every != 0:
+            self._validate_and_log(logger)
+        ckpt = step_checkpoint_path(self.ckpt_dir, self.step)
+        if saved_at != self.step:
+            self.save(best=False)
+        gen_path, ema_path = self.export() if main else (None, None)
+        if logger is not None:
+            logger.close()
+        barrier(self.info)
+        return TrainResult(self.out, self.step, self.elapsed, stopped_by, gen_path, ema_path,
+                           ckpt if main else None, self.best_psnr, self.skipped, self.history, self.val_rows)
+
+    def _validate_and_log(self, logger: RunLogger | None) -> bool:
+        summary = self.validate()
+        if summary is None or logger is None:
+            return False
+        self.val_rows.append({"step": self.step, **summary})
+        logger.log("val", self.step, summary)
+        best = self.best_psnr is None or summary["psnr"] > self.best_psnr
+        if best:
+            self.best_psnr = summary["psnr"]
+        if self.cfg.logging.progress:
+            print(f"\n[{self.cfg.name}] step {self.step}: val PSNR {summary['psnr']:.3f} dB "
+                  f"(bicubic {summary['psnr_bicubic']:.3f}), SSIM {summary['ssim']:.4f}", flush=True)
+        return best
+
+    def export(self) -> tuple[Path, Path | None]:
+        """Write ``generator.safetensors`` (and ``generator_ema.safetensors``) in ``output_dir``."""
+        meta = {"stage": self.cfg.train.stage, "step": self.step, "config": self.cfg.name}
+        gen = _save_generator(self.net_g, self.out / "generator.safetensors", meta)
+        ema = _save_generator(self.ema.module, self.out / "generator_ema.safetensors", meta) if self.ema else None
+        return gen, ema
+
+
+def _save_generator(model: nn.Module, path: Path, meta: dict[str, Any]) -> Path:
+    from ..models import RRDBNet
+
+    if isinstance(model, RRDBNet):
+        from ..weights import save_generator
+
+        return save_generator(model, path, meta)
+    import json
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+        save_file(tensors, tmp, metadata={k: json.dumps(v) for k, v in meta.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def train(config: TrainConfig | str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
+          device: str | torch.device | None = None, resume: str | None = None) -> TrainResult:
+    """Train from a config object, a named config, a YAML path or a dict.
+
+    >>> result = train("lesson-psnr", ["train.iterations=200"])  # doctest: +SKIP
+    """
+    cfg = config if isinstance(config, TrainConfig) else load_config(config, overrides)
+    if isinstance(config, TrainConfig) and overrides:
+        cfg = load_config(config.to_dict(), overrides)
+    if resume is not None:
+        cfg = load_config(cfg.to_dict(), [f"paths.resume={resume}"])
+    return Trainer(cfg, device=device).run()
