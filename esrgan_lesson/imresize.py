@@ -17,9 +17,9 @@ tenths of a dB. This module reproduces MATLAB's definition:
   both scales are equal (MATLAB resizes the dimension with the smaller scale
   first).
 
-Weights and indices are computed once per (length, scale) and applied along
-each axis as a gather followed by a weighted sum, so the cost per output pixel
-is the number of taps, on whatever device the input lives.
+Weights are computed once per (length, scale) and applied along each axis as
+a matmul with a dense (out, in) matrix, or, for very long axes, as a gather of
+the taps and a weighted sum; either runs on whatever device the input is on.
 """
 from __future__ import annotations
 
@@ -88,13 +88,31 @@ def output_size(in_size: tuple[int, int], scale: float) -> tuple[int, int]:
     return tuple(int(math.ceil(float(n) * scale - 1e-9)) for n in in_size)  # type: ignore[return-value]
 
 
+#: Axes with in_len * out_len up to this use a dense (out, in) matrix and a
+#: BLAS matmul (fast for patches and typical images); longer ones gather taps.
+DENSE_LIMIT = 1 << 22
+
+
+@lru_cache(maxsize=256)
+def _dense_matrix(in_len: int, out_len: int, scale: float, antialias: bool) -> np.ndarray:
+    """(out_len, in_len) float64 matrix with MATLAB's weights (mirrored taps summed)."""
+    w, idx = resize_weights(in_len, out_len, scale, antialias)
+    m = np.zeros((out_len, in_len), dtype=np.float64)
+    np.add.at(m, (np.repeat(np.arange(out_len), w.shape[1]), idx.ravel()), w.ravel())
+    return m
+
+
 def _resize_axis(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
-    w_np, idx_np = resize_weights(x.shape[dim], out_len, float(scale), antialias)
+    in_len = x.shape[dim]
     x = x.movedim(dim, -1)
-    idx = torch.from_numpy(idx_np).to(x.device)
-    w = torch.from_numpy(w_np).to(device=x.device, dtype=x.dtype)
-    gathered = x[..., idx]  # (..., out_len, taps)
-    out = (gathered * w).sum(dim=-1)
+    if in_len * out_len <= DENSE_LIMIT:
+        m = torch.from_numpy(_dense_matrix(in_len, out_len, float(scale), antialias))
+        out = torch.matmul(x, m.to(device=x.device, dtype=x.dtype).T)
+    else:
+        w_np, idx_np = resize_weights(in_len, out_len, float(scale), antialias)
+        idx = torch.from_numpy(idx_np).to(x.device)
+        w = torch.from_numpy(w_np).to(device=x.device, dtype=x.dtype)
+        out = (x[..., idx] * w).sum(dim=-1)  # (..., out_len, taps) -> (..., out_len)
     return out.movedim(-1, dim)
 
 

@@ -147,3 +147,14 @@ def test_size_argument_and_errors() -> None:
 def test_cuda_matches_cpu() -> None:  # pragma: no cover - runs on GPU machines
     x = torch.rand(2, 3, 40, 44)
     assert torch.allclose(imresize(x.to("cuda"), scale=0.25).cpu(), imresize(x, scale=0.25), atol=1e-5)
+
+
+def test_dense_and_gather_paths_agree(monkeypatch) -> None:
+    import esrgan_lesson.imresize as mod
+
+    x = torch.rand(2, 3, 30, 26, dtype=torch.float64)
+    dense = [imresize(x, scale=s) for s in (0.25, 1 / 3, 2.0)]
+    monkeypatch.setattr(mod, "DENSE_LIMIT", 0)
+    gather = [imresize(x, scale=s) for s in (0.25, 1 / 3, 2.0)]
+    for a, b in zip(dense, gather):
+        assert torch.allclose(a, b, atol=1e-12)
