@@ -89,3 +89,8 @@ YCBCR_MATRIX = (
 #: HR sub-image crop size and step (BasicSR ``extract_subimages.py`` for DIV2K).
 SUBIMAGE_CROP = 480
 SUBIMAGE_STEP = 240
+
+# --- Network interpolation, ESRGAN Sec. 3.4 / Fig. 9 -------------------------
+#: The paper compares network and image interpolation at alpha = 0, 0.2, ..., 1
+#: (alpha weights the GAN model: theta = (1 - alpha) theta_PSNR + alpha theta_GAN).
+INTERP_ALPHA_STEP = 0.2
