@@ -111,10 +111,17 @@ def _write(nb, path: Path) -> None:
     """Write ``nb`` to ``path`` atomically (temp file in the same folder, then rename)."""
     import nbformat
 
+    try:
+        mode = path.stat().st_mode & 0o777  # keep the file's permissions
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             nbformat.write(nb, fh)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

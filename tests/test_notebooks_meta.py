@@ -156,7 +156,9 @@ def test_stamped_notebook_passes_the_setup_cell_check(tmp_path: Path) -> None:
     path = tmp_path / "book" / "09_x.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, path)
+    path.chmod(0o644)
     assert stamp(path) is True and stamp(path) is False
+    assert path.stat().st_mode & 0o777 == 0o644  # the atomic rewrite keeps permissions
     stamped = nbformat.read(path, as_version=4)
     assert SETUP_TAG in stamped.cells[0].metadata["tags"]
     assert check_chapter(stamped, URL, bib_keys()) == []
