@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision import models as tv_models
 
 from ..errors import CheckpointError
 from ..paper import IMAGENET_MEAN, IMAGENET_STD
@@ -140,6 +139,8 @@ class VGGFeatureExtractor(nn.Module):
         self.layer_names = list(layer_names)
         self.use_input_norm = use_input_norm
         self.range_norm = range_norm
+        from torchvision import models as tv_models  # imported here: torchvision is slow to import
+
         net = getattr(tv_models, arch)(weights=None)
         if weights is not None:
             path = find_vgg_weights(arch) if weights == "imagenet" else Path(weights)
