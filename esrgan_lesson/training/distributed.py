@@ -72,3 +72,16 @@ def barrier(info: DistInfo) -> None:
 def cleanup(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def broadcast_buffers(module: torch.nn.Module | None, info: DistInfo) -> None:
+    """Copy rank 0's buffers (e.g. BN running statistics) to every rank.
+
+    DDP syncs buffers at the start of each forward, so after the last step
+    each rank still holds the statistics of its own last batch; call this
+    before comparing or exporting weights.
+    """
+    if module is None or not info.enabled:
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf.data, src=0)

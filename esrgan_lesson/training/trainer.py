@@ -32,7 +32,8 @@ from ..losses import GANLoss, pixel_loss
 from . import builders
 from .checkpoint import (BEST_NAME, capture_rng, latest_checkpoint, load_checkpoint, prune_checkpoints,
                          restore_rng, save_checkpoint, step_checkpoint_path)
-from .distributed import DistInfo, any_flag, barrier, dist_info_from_env, init_distributed, rank_device
+from .distributed import (DistInfo, any_flag, barrier, broadcast_buffers, dist_info_from_env, init_distributed,
+                          rank_device)
 from .ema import ModelEMA
 from .evaluation import evaluate_generator
 from .logger import RunLogger
@@ -375,6 +376,8 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        for net in (self.net_g, self.net_d, self.ema.module if self.ema is not None else None):
+            broadcast_buffers(net, self.info)
         if lg.val_every > 0 and self.step % lg.val_every != 0:
             self._validate_and_log(logger)
         ckpt = step_checkpoint_path(self.ckpt_dir, self.step)

@@ -1,0 +1,244 @@
+"""Training-step throughput of the ESRGAN engine on the current device.
+
+Measures, through the real :class:`esrgan_lesson.training.Trainer` step (the
+same code ``esrgan-lesson train`` runs), for the lesson and paper network
+sizes:
+
+- generator-stage (PSNR, L1) and GAN-stage (G step + D step) iterations/s
+  and images/s;
+- achieved TFLOP/s, from a FLOP count of one step (``torch.utils.flop_counter``);
+- each engine switch (bf16 / fp16 AMP, channels_last, torch.compile) as a
+  speed ratio against an fp32 eager baseline measured in the same process;
+- the projected wall time of the paper's schedule (1M PSNR + 400k GAN
+  iterations at batch 16, HR patch 128), from the FLOPs of a full paper step
+  and the TFLOP/s achieved here.
+
+Usage::
+
+    python benchmarks/train_step.py                   # CPU: about 3 minutes
+    python benchmarks/train_step.py --device cuda --compile
+
+On CPU the paper-size network runs at batch 1 with a 32x32 HR patch (a full
+paper step would take minutes), fp16 is skipped (CPU fp16 convs are slow
+reference kernels) and torch.compile only runs with ``--compile`` (its CPU
+compile time is minutes). Results go to stdout and to
+``benchmarks/results/train_step-<device>.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from esrgan_lesson.config import load_config  # noqa: E402
+from esrgan_lesson.device import select_device  # noqa: E402
+from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH  # noqa: E402
+from esrgan_lesson.training import Trainer  # noqa: E402
+
+#: Paper schedule length of the PSNR stage (BasicSR runs 1M iterations).
+PSNR_TOTAL_ITERS = 1_000_000
+
+#: Dense (no structured sparsity) peak TFLOP/s by GPU, from NVIDIA's datasheets:
+#: H100 SXM5 / PCIe: "NVIDIA H100 Tensor Core GPU" datasheet (FP32 67/51,
+#: TF32 495/378, BF16 and FP16 989/756; the datasheet's larger figures are "with
+#: sparsity", i.e. twice these). A100 80GB: "NVIDIA A100 Tensor Core GPU"
+#: datasheet (FP32 19.5, TF32 156, BF16/FP16 312). L4: "NVIDIA L4 Tensor Core
+#: GPU" datasheet (FP32 30.3, TF32 60, BF16/FP16 121; sparse 120/242). T4:
+#: "NVIDIA T4 Tensor Core GPU" datasheet (FP32 8.1, FP16 mixed 65, no BF16).
+#: V100 SXM2: "NVIDIA Tesla V100" datasheet (FP32 15.7, FP16 tensor 125).
+PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H100 SXM": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
+    "H100 PCIe": {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0, "fp16": 756.0},
+    "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
+    "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "fp16": 312.0},
+    "L4": {"fp32": 30.3, "tf32": 60.0, "bf16": 121.0, "fp16": 121.0},
+    "T4": {"fp32": 8.1, "fp16": 65.0},
+    "V100": {"fp32": 15.7, "fp16": 125.0},
+}
+
+
+def peak_for(device: torch.device) -> dict[str, float] | None:
+    """The peak table row for this GPU (longest matching name), or ``None``."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    hits = [k for k in PEAK_TFLOPS if k.replace(" ", "").lower() in name.replace(" ", "").lower()]
+    return PEAK_TFLOPS[max(hits, key=len)] if hits else None
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@dataclass
+class Size:
+    name: str
+    overrides: list[str]
+    batch: int
+    hr_patch: int
+
+
+def sizes(device: torch.device) -> list[Size]:
+    """Lesson size and paper size (reduced batch and patch on CPU)."""
+    lesson = Size("lesson nf32 nb2", ["model.num_feat=32", "model.num_block=2", "model.num_grow_ch=16",
+                                      "network_d.num_feat=32"], 16, 64)
+    if device.type == "cpu":
+        paper = Size("paper nf64 nb23", [], 1, 32)
+    else:
+        paper = Size("paper nf64 nb23", [], BATCH_SIZE, HR_PATCH)
+    return [lesson, paper]
+
+
+def make_trainer(size: Size, stage: str, device: torch.device, amp: str, channels_last: bool, compile_: bool,
+                 out: str) -> Trainer:
+    base = "paper-gan" if stage == "gan" else "paper-psnr"
+    ov = size.overrides + [
+        "data.demo=true", "data.demo_root=data/demo", "data.sampler=device", "data.val_hr=null",
+        f"train.batch_size={size.batch}", f"train.hr_patch={size.hr_patch}", f"network_d.input_size={size.hr_patch}",
+        "train.perceptual.network=none", "train.perceptual.weight=0", f"engine.amp={amp}",
+        f"engine.channels_last={str(channels_last).lower()}", f"engine.compile={str(compile_).lower()}",
+        "engine.ema_decay=0.999", "logging.progress=false", f"paths.output_dir={out}", "paths.pretrained_g=null",
+    ]
+    return Trainer(load_config(base, ov), device=device)
+
+
+def step_flops(size: Size, stage: str, batch: int, hr_patch: int) -> float:
+    """FLOPs of one training step (forward + backward of G, and of D for GAN), counted on 'meta'."""
+    from esrgan_lesson.losses import GANLoss
+    from esrgan_lesson.training.builders import build_discriminator, build_generator
+
+    ov = size.overrides + [f"network_d.input_size={hr_patch}", f"train.hr_patch={hr_patch}"]
+    cfg = load_config("paper-gan", ov)
+    with torch.device("meta"):
+        g = build_generator(cfg.model)
+        lr = torch.empty(batch, 3, hr_patch // 4, hr_patch // 4)
+        hr = torch.empty(batch, 3, hr_patch, hr_patch)
+        d = build_discriminator(cfg) if stage == "gan" else None
+    with FlopCounterMode(display=False) as fc:
+        sr = g(lr)
+        loss = (sr - hr).abs().mean()
+        if d is not None:
+            gl = GANLoss("ragan")
+            loss = loss + gl.g_loss(d(hr).detach(), d(sr))
+        loss.backward()
+        if d is not None:
+            gl.d_loss(d(hr), d(sr.detach())).backward()
+    return float(fc.get_total_flops())
+
+
+def time_steps(trainer: Trainer, size: Size, device: torch.device, warmup: int, seconds: float,
+               max_steps: int) -> float:
+    """Seconds per training step (median-free mean over a timed window after warm-up)."""
+    g = torch.Generator().manual_seed(0)
+    lr = torch.rand(size.batch, 3, size.hr_patch // 4, size.hr_patch // 4, generator=g).to(device)
+    hr = torch.rand(size.batch, 3, size.hr_patch, size.hr_patch, generator=g).to(device)
+    for _ in range(warmup):
+        trainer._step(lr, hr)
+    sync(device)
+    n, start = 0, time.perf_counter()
+    while n < max_steps and (n < 2 or time.perf_counter() - start < seconds):
+        trainer._step(lr, hr)
+        n += 1
+    sync(device)
+    return (time.perf_counter() - start) / n
+
+
+def switches(device: torch.device, with_compile: bool) -> list[tuple[str, str, bool, bool]]:
+    """(label, amp, channels_last, compile) per configuration; the first is the baseline."""
+    out = [("fp32 eager", "none", False, False), ("bf16 autocast", "bf16", False, False)]
+    if device.type == "cuda":
+        out.append(("fp16 autocast + GradScaler", "fp16", False, False))
+    out.append(("channels_last", "none", True, False))
+    if with_compile:
+        out.append(("torch.compile", "none", False, True))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile on CPU)")
+    ap.add_argument("--seconds", type=float, default=None, help="timed window per measurement")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave default)")
+    args = ap.parse_args(argv)
+    device = select_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cpu = device.type == "cpu"
+    seconds = args.seconds if args.seconds is not None else (5.0 if cpu else 3.0)
+    warmup, max_steps = (1, 20) if cpu else (5, 200)
+    peak = peak_for(device)
+    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    lines = [f"# Training-step benchmark on {device.type} ({dev_name})", "",
+             f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs; "
+             f"timed window {seconds:.0f} s per row after {warmup} warm-up step(s). "
+             "CPU figures on a shared machine vary with its load.", "",
+             "| size | stage | switch | batch | HR patch | s/step | it/s | img/s | TFLOP/s | vs fp32 eager |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
+    projections = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes(device):
+            for stage in ("psnr", "gan"):
+                flops = step_flops(size, stage, size.batch, size.hr_patch)
+                base = None
+                for label, amp, cl, comp in switches(device, args.compile):
+                    try:
+                        tr = make_trainer(size, stage, device, amp, cl, comp, tmp)
+                        t = time_steps(tr, size, device, warmup, seconds, max_steps)
+                    except Exception as exc:  # report, keep going
+                        row = f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | failed: {type(exc).__name__} |||||"
+                        print(row, flush=True)
+                        lines.append(row)
+                        continue
+                    base = t if base is None else base
+                    tflops = flops / t / 1e12
+                    row = (f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | {t:.3f} | "
+                           f"{1 / t:.2f} | {size.batch / t:.1f} | {tflops:.3f} | {base / t:.2f}x |")
+                    print(row, flush=True)
+                    lines.append(row)
+                    if size.name.startswith("paper") and label == "fp32 eager":
+                        full = step_flops(size, stage, BATCH_SIZE, HR_PATCH)
+                        iters = PSNR_TOTAL_ITERS if stage == "psnr" else GAN_TOTAL_ITERS
+                        projections.append((stage, iters, full, full / (flops / t)))
+    lines += ["", "## Projected wall time of the paper's schedule (fp32 eager, at the TFLOP/s measured here)", "",
+              "| stage | iterations | GFLOP/step (batch 16, HR 128) | s/step | days |", "|---|---|---|---|---|"]
+    total = 0.0
+    for stage, iters, full, sec in projections:
+        total += iters * sec
+        lines.append(f"| {stage} | {iters:,} | {full / 1e9:,.0f} | {sec:.2f} | {iters * sec / 86400:.1f} |")
+    lines.append(f"| both | {PSNR_TOTAL_ITERS + GAN_TOTAL_ITERS:,} | | | **{total / 86400:.1f}** |")
+    if peak:
+        lines += ["", "Peak dense TFLOP/s of this GPU (NVIDIA datasheet): "
+                  + ", ".join(f"{k} {v}" for k, v in peak.items())]
+    if cpu:
+        lines += ["", "On CPU the paper-size rows use batch 1 and a 32x32 HR patch; the projection scales "
+                  "by FLOPs, which assumes the same TFLOP/s at the full size. fp16 is CUDA-only here, and "
+                  "torch.compile runs only with --compile."]
+    text = "\n".join(lines) + "\n"
+    print("\n".join(lines[lines.index("## Projected wall time of the paper's schedule (fp32 eager, at the TFLOP/s measured here)") - 1:]))
+    out = Path(__file__).parent / "results" / f"train_step-{device.type}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp_path, out)
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
