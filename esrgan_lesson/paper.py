@@ -94,3 +94,8 @@ SUBIMAGE_STEP = 240
 #: The paper compares network and image interpolation at alpha = 0, 0.2, ..., 1
 #: (alpha weights the GAN model: theta = (1 - alpha) theta_PSNR + alpha theta_GAN).
 INTERP_ALPHA_STEP = 0.2
+
+# --- PSNR-stage length (training engine) ---------------------------------------
+#: Iterations of the PSNR-oriented stage: 1M in the authors' BasicSR configs
+#: (train_RRDBNet_PSNR_x4.yml, total_iter 1000000); the paper gives the halving period only.
+PSNR_TOTAL_ITERS = 1_000_000
