@@ -42,11 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from esrgan_lesson.config import load_config  # noqa: E402
 from esrgan_lesson.device import select_device  # noqa: E402
-from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH  # noqa: E402
+from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH, PSNR_TOTAL_ITERS  # noqa: E402
 from esrgan_lesson.training import Trainer  # noqa: E402
-
-#: Paper schedule length of the PSNR stage (BasicSR runs 1M iterations).
-PSNR_TOTAL_ITERS = 1_000_000
 
 #: Dense (no structured sparsity) peak TFLOP/s by GPU, from NVIDIA's datasheets:
 #: H100 SXM5 / PCIe: "NVIDIA H100 Tensor Core GPU" datasheet (FP32 67/51,

@@ -12,6 +12,7 @@ def test_named_configs_load_and_paper_values_match_paper_module() -> None:
     assert {"lesson-psnr", "lesson-gan", "paper-psnr", "paper-gan"} <= set(named_configs())
     psnr, gan = load_config("paper-psnr"), load_config("paper-gan")
     assert (psnr.model.num_feat, psnr.model.num_block) == (paper.NUM_FEAT, paper.NUM_BLOCKS)
+    assert psnr.train.iterations == paper.PSNR_TOTAL_ITERS
     assert psnr.train.lr_g == paper.PSNR_LR and psnr.train.halving_period == paper.PSNR_LR_HALVING_STEP
     assert psnr.train.batch_size == paper.BATCH_SIZE and psnr.train.hr_patch == paper.HR_PATCH
     assert gan.train.lr_g == gan.train.lr_d == paper.GAN_LR

@@ -14,7 +14,7 @@ from esrgan_lesson.errors import CheckpointError
 from esrgan_lesson.imageio import write_image
 from esrgan_lesson.training import Trainer, TrainingError, fit_l1, gradient_energy, high_frequency_energy, train
 from esrgan_lesson.training.checkpoint import list_checkpoints, load_checkpoint
-from esrgan_lesson.training.evaluation import evaluate_generator
+from esrgan_lesson.training.evaluation import compare_generators, evaluate_generator, load_val_pairs
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +63,9 @@ def test_psnr_then_gan_stage_end_to_end(tiny_data: Path, tmp_path: Path) -> None
     assert (tmp_path / "psnr" / "checkpoints" / "best.pt").is_file()
     assert (tmp_path / "psnr" / "train_log.csv").read_text().count("\n") == 5
     assert (tmp_path / "psnr" / "samples" / "step_00000004" / "chelsea.png").is_file()
+    pairs = load_val_pairs(tiny_data / "val", None, 4)
+    scores = compare_generators({"g": psnr.generator_path, "ema": psnr.ema_path}, pairs, 4)
+    assert scores["ema"]["psnr"] == pytest.approx(psnr.val[-1]["psnr"], abs=1e-6)  # val uses the EMA
 
     gan_cfg = load_config("lesson-gan", tiny(tiny_data, tmp_path / "gan", "gan",
                                              **{"paths.pretrained_g": str(psnr.generator_path), "train.iterations": "2"}))

@@ -123,3 +123,54 @@ def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor
         if save_dir is not None:
             write_image(Path(save_dir) / f"{name}.png", sr.permute(1, 2, 0).numpy())
     return report
+
+
+def load_val_pairs(hr_dir: str | Path, lr_dir: str | Path | None, scale: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(name, lr, hr)`` validation pairs from folders (LR made by MATLAB bicubic when ``lr_dir`` is None)."""
+    from ..data import PairedImageDataset
+
+    ds = PairedImageDataset(hr_dir, lr_dir, scale, hr_patch=None, augment=False)
+    return [(it["name"], it["lr"].float(), it["hr"].float()) for it in (ds[i] for i in range(len(ds)))]
+
+
+def compare_generators(files: dict[str, str | Path], pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
+                       scale: int, device: torch.device | str = "cpu") -> dict[str, dict[str, float]]:
+    """Mean scores (:meth:`EvalReport.summary`) of each generator file on the same pairs.
+
+    >>> compare_generators({"psnr": "runs/lesson-psnr/generator.safetensors",
+    ...                     "gan": "runs/lesson-gan/generator.safetensors"},
+    ...                    load_val_pairs("data/demo/val/HR", "data/demo/val/LR_bicubic/X4", 4), 4)  # doctest: +SKIP
+    """
+    from ..weights import load_generator
+
+    return {label: evaluate_generator(load_generator(path, device=device), pairs, scale, device).summary()
+            for label, path in files.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m esrgan_lesson.training.evaluation LABEL=FILE ... [--demo-root data/demo]``: print a table."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Compare generators on the held-out demo images (Y, crop = scale).")
+    ap.add_argument("files", nargs="+", metavar="LABEL=FILE")
+    ap.add_argument("--demo-root", default="data/demo")
+    ap.add_argument("--scale", type=int, default=4)
+    args = ap.parse_args(argv)
+    from ..data import build_demo_set
+
+    paths = build_demo_set(args.demo_root, args.scale)
+    pairs = load_val_pairs(paths.val_hr, paths.val_lr, args.scale)
+    files = dict(f.split("=", 1) for f in args.files)
+    results = compare_generators(files, pairs, args.scale)
+    keys = ("psnr", "psnr_bicubic", "gain_db", "ssim", "gradient_energy", "hf_energy")
+    print("| model | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for label, s in results.items():
+        print(f"| {label} | " + " | ".join(f"{s[k]:.4f}" for k in keys) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
