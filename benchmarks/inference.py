@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             base = base or seconds
             diff = (fn().float().clamp(0, 1) - reference).abs().max().item()
             mp = size.lr**2 / 1e6
-            row = (f"| {size.name} | {size.lr}x{size.lr} | {name} | {seconds:.3f} | {mp / seconds:.4f} | "
+            row = (f"| {size.name} | {size.lr}x{size.lr} | {name} | {seconds:.3f} | {mp / seconds:.3g} | "
                    f"{flop_px * size.lr**2 / seconds / 1e9:.1f} | {base / seconds:.2f} | {diff:.2e} |")
             lines.append(row)
             print(row, flush=True)
