@@ -2,9 +2,9 @@
 
 Tiling
 ------
-A large image may not fit through the network at once (the activations of
-RRDBNet nf64 nb23 take about 10 KB per LR pixel in fp32 for each of several
-live tensors). :func:`upscale` then cuts the LR image into a grid of ``tile``
+A large image may not fit through the network at once: at x4 every
+64-channel fp32 feature map after upsampling takes 16 * 64 * 4 bytes = 4 KB
+per LR pixel, and several are alive at once. :func:`upscale` then cuts the LR image into a grid of ``tile``
 x ``tile`` *cores*; each core is run with ``tile_overlap`` extra LR pixels of
 real image context on every side, and only the core's part of the output is
 kept. Where the overlap covers the network's receptive field radius, the
@@ -20,8 +20,9 @@ receptive field is far smaller because each RDB and RRDB adds its residual
 scaled by 0.2 (ESRGAN Sec. 3.1) so distant pixels contribute through long
 products of small factors. With 16 pixels of overlap a 256-pixel tile costs
 (288/256)^2 = 1.27x, and the tests and ``benchmarks/inference.py`` measure
-the remaining difference from untiled output on a real photo; it stays below
-one 8-bit grey level in the measured cases. Use a larger overlap when that
+the remaining difference from untiled output on a real photo; in the cases
+measured so far (random-weight networks) it stays far below one 8-bit level.
+Trained networks may have a wider effective field and have not been measured. Use a larger overlap when that
 matters more than time.
 
 Input multiple
