@@ -155,7 +155,9 @@ def time_steps(trainer: Trainer, size: Size, device: torch.device, warmup: int, 
 
 def switches(device: torch.device, with_compile: bool) -> list[tuple[str, str, bool, bool]]:
     """(label, amp, channels_last, compile) per configuration; the first is the baseline."""
-    out = [("fp32 eager", "none", False, False), ("bf16 autocast", "bf16", False, False)]
+    out = [("fp32 eager", "none", False, False)]
+    if device.type != "cpu" or torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "AVX2"):
+        out.append(("bf16 autocast", "bf16", False, False))  # AVX2 CPUs only emulate bf16 (very slow)
     if device.type == "cuda":
         out.append(("fp16 autocast + GradScaler", "fp16", False, False))
     out.append(("channels_last", "none", True, False))
@@ -223,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{k} {v}" for k, v in peak.items())]
     if cpu:
         lines += ["", "On CPU the paper-size rows use batch 1 and a 32x32 HR patch; the projection scales "
-                  "by FLOPs, which assumes the same TFLOP/s at the full size. fp16 is CUDA-only here, and "
+                  "by FLOPs, which assumes the same TFLOP/s at the full size. fp16 is CUDA-only here, bf16 is "
+                  f"skipped on CPUs without native bf16 (this one: {torch.backends.cpu.get_cpu_capability()}), and "
                   "torch.compile runs only with --compile."]
     text = "\n".join(lines) + "\n"
     print("\n".join(lines[lines.index("## Projected wall time of the paper's schedule (fp32 eager, at the TFLOP/s measured here)") - 1:]))

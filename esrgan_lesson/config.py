@@ -150,6 +150,7 @@ class LoggingConfig:
     csv: bool = True
     sample_images: int = 2
     progress: bool = True
+    val_model: Literal["g", "ema"] = "ema"  # which generator validation scores (and "best" follows)
 
 
 @dataclass

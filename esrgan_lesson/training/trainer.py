@@ -191,14 +191,15 @@ class Trainer:
             "rng": capture_rng(None), "samplers": sampler_states,
         }
 
-    def save(self, best: bool = False) -> Path | None:
-        """Write a step checkpoint (rank 0), prune old ones, optionally copy as best."""
+    def save(self, best: bool = False, step_file: bool = True) -> Path | None:
+        """Write a step checkpoint (rank 0) and prune old ones; ``best``: also write ``best.pt``."""
         states = self._gather_sampler_states()
         path = None
         if self.info.is_main:
             state = self.state_dict(states)
-            path = save_checkpoint(state, step_checkpoint_path(self.ckpt_dir, self.step))
-            prune_checkpoints(self.ckpt_dir, self.cfg.logging.keep_last)
+            if step_file:
+                path = save_checkpoint(state, step_checkpoint_path(self.ckpt_dir, self.step))
+                prune_checkpoints(self.ckpt_dir, self.cfg.logging.keep_last)
             if best:
                 save_checkpoint(state, self.ckpt_dir / BEST_NAME)
         barrier(self.info)
@@ -294,10 +295,11 @@ class Trainer:
 
     # --- validation ---------------------------------------------------------------
     def validate(self) -> dict[str, float] | None:
-        """PSNR/SSIM (Y, crop = scale) of the EMA model (or G) on the val pairs; rank 0 only."""
+        """PSNR/SSIM (Y, crop = scale) of ``logging.val_model`` (EMA, or G) on the val pairs; rank 0 only."""
         if not self.val_pairs or not self.info.is_main:
             return None
-        model = self.ema.module if self.ema is not None else self.net_g
+        use_ema = self.ema is not None and self.cfg.logging.val_model == "ema"
+        model = self.ema.module if use_ema else self.net_g
         k = self.cfg.logging.sample_images
         save = self.out / "samples" / f"step_{self.step:08d}" if k > 0 else None
         report = evaluate_generator(model, self.val_pairs[:k] if k > 0 else [], self.cfg.model.scale,
@@ -370,19 +372,21 @@ class Trainer:
                 is_best = False
                 if lg.val_every > 0 and self.step % lg.val_every == 0:
                     is_best = self._validate_and_log(logger)
-                if lg.save_every > 0 and self.step % lg.save_every == 0:
-                    self.save(best=is_best)
-                    saved_at = self.step
+                save_due = lg.save_every > 0 and self.step % lg.save_every == 0
+                if save_due or is_best:
+                    self.save(best=is_best, step_file=save_due)
+                    saved_at = self.step if save_due else saved_at
         finally:
             if bar is not None:
                 bar.close()
         for net in (self.net_g, self.net_d, self.ema.module if self.ema is not None else None):
             broadcast_buffers(net, self.info)
+        is_best = False
         if lg.val_every > 0 and self.step % lg.val_every != 0:
-            self._validate_and_log(logger)
+            is_best = self._validate_and_log(logger)
         ckpt = step_checkpoint_path(self.ckpt_dir, self.step)
-        if saved_at != self.step:
-            self.save(best=False)
+        if saved_at != self.step or is_best:
+            self.save(best=is_best, step_file=saved_at != self.step)
         gen_path, ema_path = self.export() if main else (None, None)
         if logger is not None:
             logger.close()
