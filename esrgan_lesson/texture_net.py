@@ -1,0 +1,537 @@
+"""A small trained VGG-style feature network for the lesson's perceptual loss.
+
+ESRGAN's perceptual loss reads features of a *trained* VGG19 (ImageNet) before
+their ReLU (ESRGAN Sec. 3.3); the authors also tried a VGG16 fine-tuned for
+material recognition on MINC (Bell et al., CVPR 2015). Neither set of weights
+can be downloaded on the course's offline machines, and random weights make a
+meaningless loss. This module therefore trains, and ships, a small stand-in:
+
+- :class:`TextureVGG`: four VGG blocks of 3x3 convolutions and ReLUs (widths
+  16-32-64-64, two convolutions each, 2x2 max-pools between blocks) with
+  torchvision-style layer names ``conv1_1``, ``relu1_1``, ..., ``pool1``, ...,
+  then global average pooling and a linear classifier.
+- The task: **which training picture does a 32x32 patch come from?** Each
+  class is one of the demo set's training pictures
+  (:data:`esrgan_lesson.data.demo.TRAIN_NAMES`: photos, a microscope slide, a
+  telescope field, text, brick and grass textures). Telling patches of these
+  apart is a small texture/material recognition problem, the idea behind MINC.
+  The validation pictures (``chelsea``, ``camera``, ``gravel``) are never used.
+- The split: the right-most :data:`HOLDOUT_FRACTION` of every training
+  picture's columns is held out; training crops come only from the left part,
+  and accuracy is measured on a fixed grid of patches from the right part.
+- :func:`train_texture_net` reproduces the shipped weights
+  (``esrgan_lesson/assets/texture_vgg.safetensors``, see
+  ``data_scripts/train_texture_net.py``); :func:`load_texture_net` loads them.
+- :class:`TextureFeatureExtractor`: ``{layer_name: features}`` for named layers,
+  before (``conv4_2``) or after (``relu4_2``) activation, the interface of
+  :class:`~esrgan_lesson.models.VGGFeatureExtractor`, so it plugs into
+  :class:`~esrgan_lesson.losses.PerceptualLoss`.
+- :func:`texture_feature_network`: the no-argument factory a training config
+  names as ``train.perceptual.network: esrgan_lesson.texture_net:texture_feature_network``
+  (:data:`CONFIG_NETWORK`).
+- Chapter 5 helpers: :func:`relu_zero_fractions`, :func:`match_features`,
+  :func:`finetune_with_perceptual`, :func:`channel_mean_error`.
+
+All images are (N, 3, H, W) float tensors in [0, 1].
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import CheckpointError, ConfigError
+from .paper import IMAGENET_MEAN, IMAGENET_STD
+
+__all__ = [
+    "CONFIG_NETWORK",
+    "DEFAULT_SEED",
+    "DEFAULT_STEPS",
+    "FEATURE_LAYER",
+    "FEATURE_LAYER_POST",
+    "NETWORK_LAYERS",
+    "HOLDOUT_FRACTION",
+    "PATCH",
+    "TextureFeatureExtractor",
+    "TexturePatchSampler",
+    "TextureVGG",
+    "WEIGHTS_PATH",
+    "accuracy",
+    "channel_mean_error",
+    "class_names",
+    "feature_extractor",
+    "finetune_with_perceptual",
+    "heldout_patches",
+    "load_texture_net",
+    "match_features",
+    "relu_layer_names",
+    "relu_zero_fractions",
+    "save_texture_net",
+    "split_columns",
+    "texture_feature_extractor",
+    "texture_feature_network",
+    "texture_layer_names",
+    "train_texture_net",
+]
+
+#: Convolutions per block and their widths (lesson-sized; VGG19 uses 2-2-4-4-4 and 64-512).
+BLOCKS: tuple[int, ...] = (2, 2, 2, 2)
+WIDTHS: tuple[int, ...] = (16, 32, 64, 64)
+#: Side of the square training/evaluation patches (HR pixels).
+PATCH = 32
+#: Right-most share of each training picture's columns kept out of training.
+HOLDOUT_FRACTION = 0.25
+#: The deepest convolution, read *before* its ReLU: the lesson's stand-in for
+#: VGG19 ``conv5_4`` (ESRGAN Sec. 3.3).
+FEATURE_LAYER = "conv4_2"
+#: The same layer *after* its ReLU (SRGAN's choice).
+FEATURE_LAYER_POST = "relu4_2"
+#: Defaults of :func:`train_texture_net` that produced the shipped weights.
+DEFAULT_SEED = 0
+DEFAULT_STEPS = 1500
+DEFAULT_BATCH = 32
+DEFAULT_LR = 2e-3
+#: The shipped weights (package data).
+WEIGHTS_PATH = Path(__file__).parent / "assets" / "texture_vgg.safetensors"
+#: What a training config writes as ``train.perceptual.network`` to use this net.
+CONFIG_NETWORK = "esrgan_lesson.texture_net:texture_feature_network"
+
+
+def class_names() -> tuple[str, ...]:
+    """The classes, in label order: the demo set's training pictures."""
+    from .data.demo import TRAIN_NAMES
+
+    return tuple(TRAIN_NAMES)
+
+
+def texture_layer_names() -> list[str]:
+    """Layer names of :attr:`TextureVGG.features` in order: ``conv1_1``, ``relu1_1``, ..., ``relu4_2``."""
+    names: list[str] = []
+    for b, n in enumerate(BLOCKS, start=1):
+        for i in range(1, n + 1):
+            names += [f"conv{b}_{i}", f"relu{b}_{i}"]
+        if b < len(BLOCKS):
+            names.append(f"pool{b}")
+    return names
+
+
+class TextureVGG(nn.Module):
+    """VGG-style patch classifier with torchvision-style layer names.
+
+    ``features``: an ``nn.Sequential`` whose children are named as in
+    :func:`texture_layer_names`; ``classifier``: ``Linear(64, num_classes)``
+    on the globally average-pooled ``relu4_2``. Inputs are ImageNet-normalised
+    inside (the same convention as the VGG extractors).
+
+    ``forward``: (N, 3, H, W) in [0, 1] -> logits (N, num_classes). The feature
+    maps at block ``b`` have ``WIDTHS[b-1]`` channels and side ``H / 2**(b-1)``.
+    """
+
+    def __init__(self, num_classes: int | None = None) -> None:
+        super().__init__()
+        num_classes = len(class_names()) if num_classes is None else num_classes
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        cin = 3
+        for b, (n, width) in enumerate(zip(BLOCKS, WIDTHS), start=1):
+            for i in range(1, n + 1):
+                layers[f"conv{b}_{i}"] = nn.Conv2d(cin, width, 3, 1, 1)
+                layers[f"relu{b}_{i}"] = nn.ReLU(inplace=False)  # never overwrite a returned conv map
+                cin = width
+            if b < len(BLOCKS):
+                layers[f"pool{b}"] = nn.MaxPool2d(2, 2)
+        self.features = nn.Sequential(layers)
+        self.classifier = nn.Linear(cin, num_classes)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> ImageNet-normalised input of ``features``."""
+        return (x - self.mean) / self.std
+
+    def feature_maps(self, x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        """``{name: (N, C, H', W')}`` for the requested layer names; stops after the deepest."""
+        order = texture_layer_names()
+        unknown = [n for n in names if n not in order]
+        if unknown:
+            raise ValueError(f"unknown texture-net layer(s) {unknown}; valid names: {order}")
+        wanted, last = set(names), max(order.index(n) for n in names)
+        out: dict[str, torch.Tensor] = {}
+        x = self.normalise(x)
+        for i, (name, layer) in enumerate(self.features.named_children()):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+            if i == last:
+                break
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(self.normalise(x))
+        return self.classifier(h.mean(dim=(-2, -1)))
+
+
+# --- data: patches of the demo set's training pictures --------------------------------
+def split_columns(img: np.ndarray, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """(train part, held-out part) of an (H, W, 3) picture: the right-most columns are held out."""
+    if not 0 < holdout_fraction < 1:
+        raise ConfigError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
+    cut = int(round(img.shape[1] * (1 - holdout_fraction)))
+    return img[:, :cut], img[:, cut:]
+
+
+@functools.lru_cache(maxsize=None)
+def _picture(name: str) -> np.ndarray:
+    """One demo picture, decoded once per process and returned read-only."""
+    from .data.demo import demo_images
+
+    img = demo_images((name,))[name]
+    img.setflags(write=False)
+    return img
+
+
+def _pictures(names: Sequence[str]) -> list[np.ndarray]:
+    """Read-only (H, W, 3) float32 pictures in [0, 1]; refuses the validation pictures."""
+    from .data.demo import VAL_NAMES
+
+    leaked = [n for n in names if n in VAL_NAMES]
+    if leaked:
+        raise ConfigError(f"the texture net must not see the validation pictures {leaked}")
+    return [_picture(n) for n in names]
+
+
+def heldout_patches(patch: int = PATCH, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-overlapping ``patch`` tiles of every training picture's held-out columns.
+
+    Returns ``(x, y)``: x (N, 3, patch, patch) float32 in [0, 1], y (N,) int64 labels
+    (indices into :func:`class_names`).
+    """
+    xs, ys = [], []
+    for label, img in enumerate(_pictures(class_names())):
+        held = split_columns(img, holdout_fraction)[1]
+        for top in range(0, held.shape[0] - patch + 1, patch):
+            for left in range(0, held.shape[1] - patch + 1, patch):
+                xs.append(held[top:top + patch, left:left + patch])
+                ys.append(label)
+    x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()
+    return x, torch.tensor(ys, dtype=torch.int64)
+
+
+class TexturePatchSampler:
+    """Random labelled ``patch`` crops from the training columns, class-balanced.
+
+    Each sample picks a class uniformly, a position uniformly inside that
+    picture's training part, and one of the 8 flips/90-degree rotations. All
+    draws come from a CPU ``torch.Generator`` seeded with ``seed``, so a seed
+    fixes the batch sequence. ``sample()`` -> (x (B, 3, p, p) in [0, 1], y (B,)).
+    """
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH, patch: int = PATCH, seed: int = DEFAULT_SEED,
+                 holdout_fraction: float = HOLDOUT_FRACTION) -> None:
+        from .data.augment import NUM_AUGMENTS
+
+        self.parts = [torch.from_numpy(split_columns(img, holdout_fraction)[0].copy()).permute(2, 0, 1)
+                      for img in _pictures(class_names())]
+        small = [n for n, t in zip(class_names(), self.parts) if min(t.shape[-2:]) < patch]
+        if small:
+            raise ConfigError(f"pictures {small} are smaller than the patch size {patch}")
+        self.batch_size, self.patch, self.num_augments = batch_size, patch, NUM_AUGMENTS
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        from .data.augment import augment_torch
+
+        g, p = self.generator, self.patch
+        labels = torch.randint(len(self.parts), (self.batch_size,), generator=g)
+        crops = []
+        for label in labels.tolist():
+            img = self.parts[label]
+            top = int(torch.randint(img.shape[-2] - p + 1, (1,), generator=g))
+            left = int(torch.randint(img.shape[-1] - p + 1, (1,), generator=g))
+            code = int(torch.randint(self.num_augments, (1,), generator=g))
+            crops.append(augment_torch(img[:, top:top + p, left:left + p], code))
+        return torch.stack(crops).contiguous(), labels
+
+
+# --- training, accuracy, saving, loading ---------------------------------------------------
+def train_texture_net(seed: int = DEFAULT_SEED, steps: int = DEFAULT_STEPS, batch_size: int = DEFAULT_BATCH,
+                      lr: float = DEFAULT_LR, patch: int = PATCH, log_every: int = 50,
+                      history: list[tuple[int, float]] | None = None) -> TextureVGG:
+    """Train :class:`TextureVGG` on CPU with cross-entropy and Adam; deterministic for a seed.
+
+    The weights are initialised and the batches drawn from generators seeded with
+    ``seed`` (the global RNG state is left as it was). The learning rate follows a
+    cosine decay from ``lr`` to 0 over ``steps``. ``history``, if given, receives
+    ``(step, mean loss over the last log_every steps)``. Returns the model in eval mode.
+    """
+    if steps < 1:
+        raise ConfigError(f"steps must be positive, got {steps}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = TextureVGG()
+    sampler = TexturePatchSampler(batch_size, patch, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    model.train()
+    window = 0.0
+    for step in range(1, steps + 1):
+        x, y = sampler.sample()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        window += float(loss.detach())
+        if history is not None and step % log_every == 0:
+            history.append((step, window / log_every))
+        if step % log_every == 0:
+            window = 0.0
+    return model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Share of patches ``x`` (N, 3, p, p) whose arg-max logit equals label ``y`` (N,)."""
+    model.eval()
+    hits = 0
+    for i in range(0, len(x), batch_size):
+        hits += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+    return hits / max(1, len(x))
+
+
+def save_texture_net(model: TextureVGG, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``model``'s weights as safetensors, atomically (temp file, then rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"classes": json.dumps(list(class_names())), **(metadata or {})}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_texture_net(path: str | Path | None = None) -> TextureVGG:
+    """The trained :class:`TextureVGG` (shipped weights by default), frozen and in eval mode.
+
+    Loads with ``strict=True``; a missing, unreadable or mismatched file raises
+    :class:`~esrgan_lesson.errors.CheckpointError`.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path) if path is not None else WEIGHTS_PATH
+    if not path.is_file():
+        raise CheckpointError(f"texture-net weights not found: {path} (rebuild with data_scripts/train_texture_net.py)")
+    try:
+        state = load_file(str(path))
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(f"cannot read texture-net weights {path}: {exc}") from None
+    classes = json.loads(meta.get("classes", "[]")) if meta.get("classes") else list(class_names())
+    if list(classes) != list(class_names()):
+        raise CheckpointError(f"{path} was trained on classes {classes}, not {list(class_names())}")
+    model = TextureVGG(len(classes))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} is not a TextureVGG state dict: {' '.join(str(exc).split())}") from None
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+# --- feature extraction for the perceptual loss ----------------------------------------------
+class TextureFeatureExtractor(nn.Module):
+    """Frozen :class:`TextureVGG` features at named layers, like ``VGGFeatureExtractor``.
+
+    Args:
+        layer_names: e.g. ``("conv4_2",)`` (before activation, ESRGAN's choice)
+            or ``("relu4_2",)`` (after, SRGAN's); see :func:`texture_layer_names`.
+        model: the network to read; the shipped one by default.
+
+    Input (N, 3, H, W) in [0, 1]; output ``{name: (N, C, H', W')}``. The
+    network never leaves eval mode and has ``requires_grad=False``.
+    """
+
+    def __init__(self, layer_names: Sequence[str] = (FEATURE_LAYER,), model: TextureVGG | None = None) -> None:
+        super().__init__()
+        order = texture_layer_names()
+        unknown = [n for n in layer_names if n not in order]
+        if unknown:
+            raise ValueError(f"unknown texture-net layer(s) {unknown}; valid names: {order}")
+        if not layer_names:
+            raise ValueError("give at least one layer name")
+        self.layer_names = list(layer_names)
+        self.net = model if model is not None else load_texture_net()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.net.eval()
+
+    def train(self, mode: bool = True) -> "TextureFeatureExtractor":
+        """The extractor stays in eval mode; ``train()`` is a no-op for it."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net.feature_maps(x, self.layer_names)
+
+
+def texture_feature_extractor(layers: Sequence[str] = (FEATURE_LAYER,), model: TextureVGG | None = None) -> TextureFeatureExtractor:
+    """:class:`TextureFeatureExtractor` for ``layers`` (the shipped weights unless ``model`` is given)."""
+    return TextureFeatureExtractor(layers, model)
+
+
+def texture_feature_network() -> TextureFeatureExtractor:
+    """Config hook: every layer of the shipped net, so ``train.perceptual.layer`` picks any one.
+
+    ``esrgan_lesson.training.builders.build_feature_network`` calls
+    ``package.module:factory`` with no arguments; write
+    ``train.perceptual.network: esrgan_lesson.texture_net:texture_feature_network``
+    and e.g. ``train.perceptual.layer: conv4_2``.
+    """
+    return TextureFeatureExtractor(tuple(texture_layer_names()))
+
+
+# --- chapter 5 helpers -------------------------------------------------------------------------
+#: Feature networks :func:`feature_extractor` knows, with their deepest conv layer before and after ReLU.
+NETWORK_LAYERS: dict[str, tuple[str, str]] = {
+    "texture": (FEATURE_LAYER, FEATURE_LAYER_POST),
+    "vgg19": ("conv5_4", "relu5_4"),  # ESRGAN Sec. 3.3 / SRGAN
+    "vgg16": ("conv5_3", "relu5_3"),
+}
+
+
+def relu_layer_names(network: str = "texture") -> list[str]:
+    """The post-activation layer names of ``network`` (``texture``, ``vgg19`` or ``vgg16``), in order."""
+    if network == "texture":
+        names = texture_layer_names()
+    elif network in ("vgg19", "vgg16"):
+        from .models.vgg import vgg_layer_names
+
+        names = vgg_layer_names(network)
+    else:
+        raise ConfigError(f"network must be one of {sorted(NETWORK_LAYERS)}, got {network!r}")
+    return [n for n in names if n.startswith("relu")]
+
+
+def feature_extractor(network: str, layers: Sequence[str]) -> nn.Module:
+    """A frozen ``{layer: features}`` extractor: the shipped texture net or ImageNet VGG.
+
+    ``network="texture"`` never needs a download; ``"vgg19"``/``"vgg16"`` read
+    torchvision's ImageNet weights from disk and raise
+    :class:`~esrgan_lesson.errors.CheckpointError` when they are absent.
+    """
+    if network == "texture":
+        return TextureFeatureExtractor(layers)
+    if network in ("vgg19", "vgg16"):
+        from .models.vgg import VGGFeatureExtractor
+
+        return VGGFeatureExtractor(tuple(layers), arch=network, weights="imagenet")
+    raise ConfigError(f"network must be one of {sorted(NETWORK_LAYERS)}, got {network!r}")
+
+
+@torch.no_grad()
+def relu_zero_fractions(extractor: nn.Module, images: Iterable[torch.Tensor]) -> dict[str, float]:
+    """Share of exactly-zero values in every layer ``extractor`` returns, pooled over ``images``.
+
+    ``extractor``: maps (N, 3, H, W) in [0, 1] to ``{name: features}`` (e.g.
+    :func:`feature_extractor` with :func:`relu_layer_names`). ``images``:
+    tensors (3, H, W) or (N, 3, H, W) in [0, 1]. Returns ``{name: fraction in [0, 1]}``
+    in the extractor's order.
+    """
+    zeros: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for img in images:
+        feats = extractor(img if img.ndim == 4 else img.unsqueeze(0))
+        for n, f in feats.items():
+            zeros[n] = zeros.get(n, 0) + int((f == 0).sum())
+            total[n] = total.get(n, 0) + f.numel()
+    return {n: zeros[n] / max(1, total[n]) for n in zeros}
+
+
+def match_features(extractor: nn.Module, layer: str, target: torch.Tensor, init: torch.Tensor,
+                   steps: int = 200, lr: float = 0.01, criterion: str = "l1") -> tuple[torch.Tensor, list[float]]:
+    """Optimise an image so its ``layer`` features match ``target``'s (a feature inversion).
+
+    ``target``/``init``: (N, 3, H, W) in [0, 1]. Adam on the pixels for
+    ``steps`` steps, clamping to [0, 1] after each. Returns the optimised image
+    (detached) and the feature loss before each step.
+    """
+    from .losses import PerceptualLoss
+
+    loss_fn = PerceptualLoss(layer=layer, criterion=criterion, feature_extractor=extractor)  # type: ignore[arg-type]
+    x = init.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    losses: list[float] = []
+    for _ in range(steps):
+        loss = loss_fn(x, target)
+        losses.append(float(loss.detach()))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    return x.detach(), losses
+
+
+def channel_mean_error(img: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Per-channel difference of means ``mean(img) - mean(ref)``: (3,) for (3, H, W) or (N, 3, H, W).
+
+    A brightness or colour shift shows up here; blur and texture errors mostly do not.
+    """
+    dims = (-2, -1) if img.ndim == 3 else (0, -2, -1)
+    return img.float().mean(dim=dims) - ref.float().mean(dim=dims)
+
+
+@dataclass
+class FinetuneLog:
+    """Per-step losses of :func:`finetune_with_perceptual`."""
+
+    perceptual: list[float]
+    pixel: list[float]
+
+
+def finetune_with_perceptual(generator: nn.Module, sampler, perceptual: nn.Module, steps: int,
+                             lr: float = 1e-4, pixel_weight: float = 1e-2) -> FinetuneLog:
+    """Fine-tune ``generator`` on ``perceptual(sr, hr) + pixel_weight * L1(sr, hr)`` with Adam.
+
+    The content part of ESRGAN's generator loss (Eq. 3) without the adversarial
+    term, so two feature layers can be compared on their own. ``sampler``:
+    anything with ``sample() -> (lr, hr)`` (e.g. ``DevicePatchSampler``) or an
+    iterator of such pairs. Step budget only (no wall clock), so a seed fixes the result.
+    """
+    from .losses import pixel_loss
+
+    generator.train()
+    opt = torch.optim.Adam(generator.parameters(), lr=lr)
+    draw = sampler.sample if hasattr(sampler, "sample") else iter(sampler).__next__
+    log = FinetuneLog([], [])
+    for _ in range(steps):
+        lr_b, hr_b = draw()
+        sr = generator(lr_b)
+        l_per = perceptual(sr, hr_b)
+        l_pix = pixel_loss(sr, hr_b)
+        loss = l_per + pixel_weight * l_pix
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        log.perceptual.append(float(l_per.detach()))
+        log.pixel.append(float(l_pix.detach()))
+    generator.eval()
+    return log
