@@ -548,6 +548,83 @@ def live_explorer(psnr_model: nn.Module, gan_model: nn.Module, lr_crop: np.ndarr
 
 
 # --------------------------------------------------------------------------- #
+# Finding the lesson models
+# --------------------------------------------------------------------------- #
+#: Where the course ships its trained lesson generators (inside the package).
+ASSETS_DIR = Path(__file__).parent / "assets"
+#: Lesson stages and the training config that makes each one.
+LESSON_STAGES = {"psnr": "lesson-psnr", "gan": "lesson-gan"}
+
+
+def lesson_weights(stage: str, search_from: str | Path | None = None) -> Path:
+    """Path of the lesson ``"psnr"`` or ``"gan"`` generator.
+
+    Looks for the shipped file ``esrgan_lesson/assets/lesson-<stage>.safetensors``
+    first, then for the output of ``esrgan-lesson train --config lesson-<stage>``
+    (``runs/lesson-<stage>/generator.safetensors``) in ``search_from`` (default:
+    the working directory) and its parents. Raises :class:`ESRGANError` saying
+    how to make the file if neither exists.
+    """
+    if stage not in LESSON_STAGES:
+        raise ESRGANError(f"stage must be one of {', '.join(LESSON_STAGES)}, got {stage!r}")
+    config = LESSON_STAGES[stage]
+    shipped = ASSETS_DIR / f"{config}.safetensors"
+    if shipped.is_file():
+        return shipped
+    start = Path(search_from if search_from is not None else Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        trained = folder / "runs" / config / "generator.safetensors"
+        if trained.is_file():
+            return trained
+    raise ESRGANError(f"no {config} generator: neither {shipped} nor runs/{config}/generator.safetensors exists; "
+                      f"train it with: esrgan-lesson train --config {config}")
+
+
+# --------------------------------------------------------------------------- #
+# Why the two endpoints must be relatives
+# --------------------------------------------------------------------------- #
+def weight_distance(a: nn.Module, b: nn.Module) -> float:
+    """Relative distance ``||theta_b - theta_a|| / ||theta_a||`` over all floating-point weights.
+
+    Small when ``b`` was fine-tuned from ``a`` (as ESRGAN's GAN model is from
+    its PSNR model); the two must have the same keys and shapes.
+    """
+    sa, sb = a.state_dict(), b.state_dict()
+    interpolate_state_dicts(sa, sb, 0.0)  # same keys and shapes, or a CheckpointError naming them
+    num = sum(float((sb[k].double() - sa[k].double()).pow(2).sum()) for k in sa if sa[k].is_floating_point())
+    den = sum(float(sa[k].double().pow(2).sum()) for k in sa if sa[k].is_floating_point())
+    return (num / den) ** 0.5 if den > 0 else float("inf")
+
+
+@torch.no_grad()
+def permute_upsampler_channels(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of an RRDBNet whose upsampler's hidden channels are shuffled.
+
+    The output channels of ``conv_up1``, ``conv_up2``, ... and ``conv_hr`` are
+    permuted, and the input channels of the conv after each are permuted the
+    same way. LeakyReLU and nearest-neighbour upsampling act on each channel
+    alone, so the copy computes *exactly the same function* -- yet its weights
+    sit elsewhere, and interpolating it with the original breaks the output.
+    """
+    names = [f"conv_up{i}" for i in range(1, 4) if hasattr(model, f"conv_up{i}")] + ["conv_hr", "conv_last"]
+    try:
+        for name in names:
+            getattr(model, name)
+    except AttributeError as exc:
+        raise ESRGANError(f"not an RRDBNet (needs conv_up*/conv_hr/conv_last): {exc}") from None
+    out = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(seed)
+    for this, nxt in zip(names, names[1:]):
+        a, b = getattr(out, this), getattr(out, nxt)
+        perm = torch.randperm(a.out_channels, generator=gen).to(a.weight.device)
+        a.weight.copy_(a.weight[perm])
+        if a.bias is not None:
+            a.bias.copy_(a.bias[perm])
+        b.weight.copy_(b.weight[:, perm])
+    return out
+
+
+# --------------------------------------------------------------------------- #
 # Measuring an alpha sweep (fidelity, sharpness, noise in flat regions)
 # --------------------------------------------------------------------------- #
 _LUMA = (0.299, 0.587, 0.114)  # BT.601, as the training engine's sharpness figures

@@ -290,3 +290,43 @@ def test_sweep_scores_both_modes_and_agrees_at_the_ends(models, lr_crop) -> None
     assert list(curve) == list(alphas) and curve[0.0] == pytest.approx(net[0.0].psnr_y)
     with pytest.raises(ESRGANError, match="no sweep points"):
         mean_curve(points, "pixels", "psnr_y")
+
+
+# --- why the endpoints must be relatives --------------------------------------------------
+
+
+def test_permuted_copy_is_the_same_function_but_does_not_interpolate(lr_crop) -> None:
+    from esrgan_lesson.explorer import permute_upsampler_channels, weight_distance
+
+    model = _tiny(3)
+    with torch.no_grad():
+        model.conv_last.bias.fill_(0.5)  # mid-grey output, so a broken blend shows
+        for name in ("conv_up1", "conv_up2", "conv_hr"):
+            getattr(model, name).bias.uniform_(0.5, 1.0)  # hidden units active, so their order matters
+    twin = permute_upsampler_channels(model, seed=0)
+    assert weight_distance(model, twin) > 0.3 and weight_distance(model, model) == 0.0
+    out, twin_out = _run(model, lr_crop), _run(twin, lr_crop)
+    assert torch.allclose(out, twin_out, atol=1e-5)
+    mid = InterpolatedGenerator(model, twin)(lr_crop, 0.5)
+    assert (mid - out).abs().mean() > 10 * (twin_out - out).abs().mean() + 1e-3
+    with pytest.raises(ESRGANError, match="not an RRDBNet"):
+        permute_upsampler_channels(torch.nn.Conv2d(3, 3, 3))
+
+
+def test_lesson_weights_prefers_shipped_then_finds_a_training_run(tmp_path, monkeypatch) -> None:
+    from esrgan_lesson import explorer
+
+    monkeypatch.setattr(explorer, "ASSETS_DIR", tmp_path / "assets")
+    with pytest.raises(ESRGANError, match="esrgan-lesson train --config lesson-gan"):
+        explorer.lesson_weights("gan", search_from=tmp_path)
+    run = tmp_path / "runs" / "lesson-gan" / "generator.safetensors"
+    run.parent.mkdir(parents=True)
+    run.write_bytes(b"x")
+    (tmp_path / "book").mkdir()
+    assert explorer.lesson_weights("gan", search_from=tmp_path / "book") == run
+    shipped = tmp_path / "assets" / "lesson-gan.safetensors"
+    shipped.parent.mkdir()
+    shipped.write_bytes(b"x")
+    assert explorer.lesson_weights("gan", search_from=tmp_path / "book") == shipped
+    with pytest.raises(ESRGANError, match="stage must be"):
+        explorer.lesson_weights("esrgan")
