@@ -10,7 +10,7 @@ Chapter 7 (training at the paper's scale):
   schedule on common GPUs from those FLOPs and each GPU's published peak
   throughput at an assumed utilisation. These are *projections*, not
   measurements;
-- :func:`find_checkpoint`, :func:`lesson_weights`, :func:`max_weight_difference`.
+- :func:`find_checkpoint`, :func:`max_weight_difference`.
 
 Chapter 8 (evaluation):
 
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
-from .errors import DataError, ESRGANError
+from .errors import ESRGANError
 from .metrics import psnr, ssim
 from .training.evaluation import gradient_energy, high_frequency_energy
 
@@ -308,25 +308,6 @@ def find_checkpoint(name: str, folders: Iterable[str | Path] = ()) -> Path | Non
     return None
 
 
-#: Lesson generators trained with the full lesson configs, shipped in the package.
-LESSON_WEIGHTS = {"psnr": "lesson_psnr_x4.safetensors", "gan": "lesson_gan_x4.safetensors"}
-
-
-def lesson_weights(kind: str) -> Path:
-    """Path of the shipped lesson generator ``kind`` ("psnr" or "gan").
-
-    Looks in ``esrgan_lesson/assets`` (or ``$ESRGAN_LESSON_ASSETS`` when set).
-    Raises :class:`DataError` with a one-line hint when the file is missing.
-    """
-    if kind not in LESSON_WEIGHTS:
-        raise DataError(f"lesson weights kind must be one of {sorted(LESSON_WEIGHTS)}, got {kind!r}")
-    folder = Path(os.environ.get("ESRGAN_LESSON_ASSETS") or Path(__file__).parent / "assets")
-    path = folder / LESSON_WEIGHTS[kind]
-    if not path.is_file():
-        raise DataError(f"{path} is missing; train it with `esrgan-lesson train --config lesson-{kind}`")
-    return path
-
-
 def max_weight_difference(a: nn.Module, b: nn.Module) -> float:
     """Largest absolute difference between matching floating-point entries of two state dicts."""
     sa, sb = a.state_dict(), b.state_dict()
@@ -437,8 +418,13 @@ def _chw(img: torch.Tensor) -> torch.Tensor:
 
 
 def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, scale: int) -> OutputScores:
-    """Score one SR output (3, H, W) in [0, 1] against ``hr`` (3, H, W) in [0, 1]."""
+    """Score one SR output (3, H, W) in [0, 1] against ``hr`` (3, H, W) in [0, 1].
+
+    ``sr`` is rounded to 8 bits first, as a saved output file would be (the
+    papers' convention); ``hr`` is used as given.
+    """
     sr, hr = _chw(sr), _chw(hr)
+    sr = (sr * 255.0).round() / 255.0
     if sr.shape != hr.shape:
         raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
     c = scale
@@ -518,9 +504,9 @@ def plot_perception_distortion(summary: Mapping[str, Mapping[str, float]], proxy
 
 
 __all__ = [
-    "CONFIG_KEYS", "GPU_SPECS", "IQA_PACKAGES", "LESSON_WEIGHTS", "OFFICIAL_CHECKPOINTS", "PAPER_SETS",
+    "CONFIG_KEYS", "GPU_SPECS", "IQA_PACKAGES", "OFFICIAL_CHECKPOINTS", "PAPER_SETS",
     "PIRM_ESRGAN", "PUBLISHED_X4", "GPUSpec", "OutputScores", "StepCost", "available_benchmarks", "config_rows",
     "find_checkpoint", "format_config_table", "format_paper_comparison", "format_summary", "format_table",
-    "iqa_backends", "lesson_weights", "max_weight_difference", "perceptual_index", "plot_perception_distortion",
+    "iqa_backends", "max_weight_difference", "perceptual_index", "plot_perception_distortion",
     "project_schedule", "score_output", "summarise", "training_step_cost",
 ]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from esrgan_lesson import evaluation_tools as et
 from esrgan_lesson.config import load_config
-from esrgan_lesson.errors import DataError, ESRGANError
+from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.models import RRDBNet
 
 TINY = ["model.num_feat=8", "model.num_block=1", "model.num_grow_ch=4", "network_d.num_feat=8"]
@@ -62,7 +62,7 @@ def test_project_schedule_is_flops_over_sustained_rate() -> None:
     assert all(g.fp32_tflops > 0 and g.memory_gib > 0 for g in et.GPU_SPECS)
 
 
-def test_find_checkpoint_and_lesson_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     b.mkdir()
     (b / "RRDB_ESRGAN_x4.pth").write_bytes(b"x")
@@ -71,14 +71,6 @@ def test_find_checkpoint_and_lesson_weights(tmp_path: Path, monkeypatch: pytest.
     assert et.find_checkpoint("RRDB_ESRGAN_x4.pth", [a, b]) == b / "RRDB_ESRGAN_x4.pth"
     monkeypatch.setenv(et.WEIGHTS_DIR_ENV, str(b))
     assert et.find_checkpoint("RRDB_ESRGAN_x4.pth") == b / "RRDB_ESRGAN_x4.pth"
-    monkeypatch.setenv("ESRGAN_LESSON_ASSETS", str(a))
-    with pytest.raises(DataError, match="lesson-psnr"):
-        et.lesson_weights("psnr")
-    monkeypatch.setenv("ESRGAN_LESSON_ASSETS", str(b))
-    (b / et.LESSON_WEIGHTS["gan"]).write_bytes(b"x")
-    assert et.lesson_weights("gan") == b / "lesson_gan_x4.safetensors"
-    with pytest.raises(DataError):
-        et.lesson_weights("other")
 
 
 def test_max_weight_difference() -> None:
