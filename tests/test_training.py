@@ -44,7 +44,7 @@ def tiny(root: Path, out: Path, stage: str = "psnr", **extra: str) -> list[str]:
         "train.batch_size": "2", "train.iterations": "4", "train.max_seconds": "0", "train.milestones": "[3]",
         "engine.ema_decay": "0.9", "engine.device": "cpu", "logging.log_every": "1", "logging.val_every": "2",
         "logging.save_every": "2", "logging.keep_last": "1", "logging.progress": "false",
-        "logging.sample_images": "1", "paths.output_dir": str(out), "paths.pretrained_g": "null",
+        "logging.sample_images": "1", "logging.val_model": "ema", "paths.output_dir": str(out), "paths.pretrained_g": "null",
         "train.stage": stage,
     }
     ov.update(extra)
