@@ -548,39 +548,6 @@ def live_explorer(psnr_model: nn.Module, gan_model: nn.Module, lr_crop: np.ndarr
 
 
 # --------------------------------------------------------------------------- #
-# Finding the lesson models
-# --------------------------------------------------------------------------- #
-#: Where the course ships its trained lesson generators (inside the package).
-ASSETS_DIR = Path(__file__).parent / "assets"
-#: Lesson stages and the training config that makes each one.
-LESSON_STAGES = {"psnr": "lesson-psnr", "gan": "lesson-gan"}
-
-
-def lesson_weights(stage: str, search_from: str | Path | None = None) -> Path:
-    """Path of the lesson ``"psnr"`` or ``"gan"`` generator.
-
-    Looks for the shipped file ``esrgan_lesson/assets/lesson-<stage>.safetensors``
-    first, then for the output of ``esrgan-lesson train --config lesson-<stage>``
-    (``runs/lesson-<stage>/generator.safetensors``) in ``search_from`` (default:
-    the working directory) and its parents. Raises :class:`ESRGANError` saying
-    how to make the file if neither exists.
-    """
-    if stage not in LESSON_STAGES:
-        raise ESRGANError(f"stage must be one of {', '.join(LESSON_STAGES)}, got {stage!r}")
-    config = LESSON_STAGES[stage]
-    shipped = ASSETS_DIR / f"{config}.safetensors"
-    if shipped.is_file():
-        return shipped
-    start = Path(search_from if search_from is not None else Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        trained = folder / "runs" / config / "generator.safetensors"
-        if trained.is_file():
-            return trained
-    raise ESRGANError(f"no {config} generator: neither {shipped} nor runs/{config}/generator.safetensors exists; "
-                      f"train it with: esrgan-lesson train --config {config}")
-
-
-# --------------------------------------------------------------------------- #
 # Why the two endpoints must be relatives
 # --------------------------------------------------------------------------- #
 def weight_distance(a: nn.Module, b: nn.Module) -> float:

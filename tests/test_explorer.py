@@ -312,21 +312,3 @@ def test_permuted_copy_is_the_same_function_but_does_not_interpolate(lr_crop) ->
     with pytest.raises(ESRGANError, match="not an RRDBNet"):
         permute_upsampler_channels(torch.nn.Conv2d(3, 3, 3))
 
-
-def test_lesson_weights_prefers_shipped_then_finds_a_training_run(tmp_path, monkeypatch) -> None:
-    from esrgan_lesson import explorer
-
-    monkeypatch.setattr(explorer, "ASSETS_DIR", tmp_path / "assets")
-    with pytest.raises(ESRGANError, match="esrgan-lesson train --config lesson-gan"):
-        explorer.lesson_weights("gan", search_from=tmp_path)
-    run = tmp_path / "runs" / "lesson-gan" / "generator.safetensors"
-    run.parent.mkdir(parents=True)
-    run.write_bytes(b"x")
-    (tmp_path / "book").mkdir()
-    assert explorer.lesson_weights("gan", search_from=tmp_path / "book") == run
-    shipped = tmp_path / "assets" / "lesson-gan.safetensors"
-    shipped.parent.mkdir()
-    shipped.write_bytes(b"x")
-    assert explorer.lesson_weights("gan", search_from=tmp_path / "book") == shipped
-    with pytest.raises(ESRGANError, match="stage must be"):
-        explorer.lesson_weights("esrgan")
