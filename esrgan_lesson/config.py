@@ -376,17 +376,6 @@ def load_config(name_or_path: str | Path | dict[str, Any], overrides: list[str] 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> Path:
     """Write ``cfg`` as YAML atomically (temp file + rename)."""
-    import os
-    import tempfile
+    from .fileio import atomic_write_text
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(cfg.to_dict(), fh, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

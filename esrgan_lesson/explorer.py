@@ -34,8 +34,6 @@ import html
 import io
 import itertools
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
@@ -46,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ESRGANError
+from .fileio import atomic_write_text
 from .metrics import psnr
 from .paper import INTERP_ALPHA_STEP
 from .training.evaluation import gradient_energy, high_frequency_energy
@@ -356,16 +355,7 @@ class StaticExplorer:
         title = html.escape(self.title or "Network interpolation explorer")
         page = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<title>{title}</title></head>\n<body>\n{self.html}\n</body></html>\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(page)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, page)
 
 
 def _render_explorer(ex: StaticExplorer) -> str:

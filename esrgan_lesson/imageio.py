@@ -8,8 +8,6 @@ place, so a failed or interrupted write never leaves a partial image.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ESRGANError, ImageReadError
+from .fileio import atomic_write_bytes
 
 #: Extensions treated as images when a folder is scanned.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -160,13 +159,4 @@ def write_image(
     ok, buf = cv2.imencode(ext, out)
     if not ok:
         raise ESRGANError(f"{path}: could not encode image as {ext}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, buf.tobytes())

@@ -16,13 +16,13 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import yaml
 
 from .errors import ConfigError, ESRGANError
+from .fileio import atomic_write_text
 
 #: Chapter files are ``NN_name.ipynb`` in ``book/``.
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
@@ -111,21 +111,8 @@ def _write(nb, path: Path) -> None:
     """Write ``nb`` to ``path`` atomically (temp file in the same folder, then rename)."""
     import nbformat
 
-    try:
-        mode = path.stat().st_mode & 0o777  # keep the file's permissions
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            nbformat.write(nb, fh)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = nbformat.writes(nb)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def stamp_notebook(nb, repo_url: str) -> bool:

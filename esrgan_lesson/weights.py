@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError, ESRGANError
+from .fileio import atomic_path
 from .models.rrdbnet import SUPPORTED_SCALES, RRDBNet
 
 #: safetensors metadata key holding the RRDBNet constructor arguments (JSON).
@@ -406,15 +405,8 @@ def save_generator(model: nn.Module, path: str | Path, metadata: Mapping[str, An
     meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
     meta[ARCH_METADATA_KEY] = json.dumps(generator_arch(model))
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

@@ -9,10 +9,8 @@ NumPy, torch CPU, every CUDA device, and the data sampler's generator).
 """
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..fileio import atomic_path
 
 #: Identifies files written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT = "esrgan-lesson-train-v1"
@@ -61,15 +60,8 @@ def _tuplify(obj: Any) -> Any:
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -424,21 +424,14 @@ def _save_generator(model: nn.Module, path: Path, meta: dict[str, Any]) -> Path:
 
         return save_generator(model, path, meta)
     import json
-    import os
-    import tempfile
 
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-        save_file(tensors, tmp, metadata={k: json.dumps(v) for k, v in meta.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..fileio import atomic_path
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
     return path
 
 
