@@ -80,6 +80,19 @@ def _decode_with_pillow(path: Path) -> np.ndarray:
     return arr
 
 
+#: Pillow modes whose pixels have a single colour channel.
+_GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def _header_is_grey(path: Path) -> bool:
+    """Whether the file declares a single colour channel (reads the header only)."""
+    try:
+        with Image.open(path) as im:
+            return im.mode in _GREY_MODES
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
 def read_image(path: str | Path) -> LoadedImage:
     """Read an image file into a :class:`LoadedImage`.
 
@@ -112,6 +125,8 @@ def read_image(path: str | Path) -> LoadedImage:
         grey, colour, alpha = False, arr[..., 2::-1], arr[..., 3]
     else:
         raise ImageReadError(f"{path}: unsupported image layout {arr.shape}")
+    if not grey and _header_is_grey(path):  # OpenCV expands grey+alpha PNGs to BGRA
+        grey = True
     colour, depth = _to_unit(np.ascontiguousarray(colour), path)
     if grey:
         colour = np.repeat(colour, 3, axis=2)
