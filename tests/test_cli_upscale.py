@@ -19,15 +19,6 @@ from esrgan_lesson.weights import save_generator
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are tiny: one thread is much faster than two on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _net(scale: int, seed: int) -> RRDBNet:
     torch.manual_seed(seed)
     net = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4, small_init=False)

@@ -34,15 +34,6 @@ from esrgan_lesson.weights import interpolate_images
 LR_SIDE = 12  # LR crop side; frames are 48 px at x4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The nets here are tiny: one thread is fastest, and far faster when other jobs share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _tiny(seed: int) -> RRDBNet:
     torch.manual_seed(seed)
     return RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4).eval()

@@ -16,15 +16,6 @@ from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, _forward_guarded, tile
 from esrgan_lesson.models import RRDBNet, receptive_field
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are tiny: one thread is ~10x faster than two on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_net(scale: int = 4, nf: int = 8, nb: int = 1, gc: int = 4, small_init: bool = False) -> RRDBNet:
     """A random RRDBNet whose output sits mid-range (so clamping hides nothing)."""
     torch.manual_seed(0)

@@ -155,10 +155,3 @@ def test_toy_figure_draws_one_panel_per_critic() -> None:
         toy_figure([], real, fake)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The toy's tensors are tiny: one thread avoids thread hand-offs on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -17,15 +17,6 @@ from esrgan_lesson.training.checkpoint import list_checkpoints, load_checkpoint
 from esrgan_lesson.training.evaluation import compare_generators, evaluate_generator, load_val_pairs
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core CPU two threads mostly wait for each other."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")

@@ -22,15 +22,6 @@ from esrgan_lesson.weights import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are tiny: one thread is much faster than two on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 SMALL = dict(num_feat=8, num_block=2, num_grow_ch=4)
 
 
