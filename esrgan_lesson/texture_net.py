@@ -70,8 +70,11 @@ __all__ = [
     "channel_mean_error",
     "class_names",
     "feature_extractor",
+    "brightness_sensitivity",
+    "feature_gradient_share",
     "finetune_with_perceptual",
     "heldout_patches",
+    "score_outputs",
     "load_texture_net",
     "match_features",
     "relu_layer_names",
@@ -465,6 +468,44 @@ def relu_zero_fractions(extractor: nn.Module, images: Iterable[torch.Tensor]) ->
     return {n: zeros[n] / max(1, total[n]) for n in zeros}
 
 
+def feature_gradient_share(model: TextureVGG, pred: torch.Tensor, target: torch.Tensor, layer: str) -> float:
+    """Share of the convolution's output entries that get a non-zero gradient from an L1 loss at ``layer``.
+
+    ``layer`` is a convolution (``conv4_2``: loss before activation) or its ReLU
+    (``relu4_2``: after). Either way the gradient is read at the convolution's
+    output, so the two are comparable: after the ReLU, every entry where
+    ``pred``'s pre-activation is negative passes no gradient back.
+    ``pred``/``target``: (N, 3, H, W) in [0, 1]. Returns a fraction in [0, 1].
+    """
+    conv = "conv" + layer[4:] if layer.startswith("relu") else layer
+    if not conv.startswith("conv") or conv not in texture_layer_names():
+        raise ValueError(f"layer must be a texture-net conv or relu layer, got {layer!r}")
+    with torch.no_grad():
+        want = model.feature_maps(target, [layer])[layer]
+    pred = pred.detach().clone().requires_grad_(True)  # a graph through the frozen net
+    feats = model.feature_maps(pred, list(dict.fromkeys([conv, layer])))
+    feats[conv].retain_grad()
+    F.l1_loss(feats[layer], want).backward()
+    grad = feats[conv].grad
+    return float((grad != 0).float().mean()) if grad is not None else 0.0
+
+
+@torch.no_grad()
+def brightness_sensitivity(extractor: nn.Module, images: torch.Tensor, factors: Sequence[float]) -> dict[str, list[float]]:
+    """Relative feature change ``|f(a*x) - f(x)|_1 / |f(x)|_1`` for each brightness factor ``a``.
+
+    ``images``: (N, 3, H, W) in [0, 1] (``a*x`` is clipped to [0, 1]). Returns
+    ``{layer: [change per factor]}`` for every layer ``extractor`` returns.
+    """
+    base = extractor(images)
+    out: dict[str, list[float]] = {n: [] for n in base}
+    for a in factors:
+        feats = extractor((images * a).clamp(0, 1))
+        for n, f in feats.items():
+            out[n].append(float((f - base[n]).abs().sum() / base[n].abs().sum().clamp_min(1e-12)))
+    return out
+
+
 def match_features(extractor: nn.Module, layer: str, target: torch.Tensor, init: torch.Tensor,
                    steps: int = 200, lr: float = 0.01, criterion: str = "l1") -> tuple[torch.Tensor, list[float]]:
     """Optimise an image so its ``layer`` features match ``target``'s (a feature inversion).
@@ -535,3 +576,35 @@ def finetune_with_perceptual(generator: nn.Module, sampler, perceptual: nn.Modul
         log.pixel.append(float(l_pix.detach()))
     generator.eval()
     return log
+
+
+@dataclass
+class OutputScores:
+    """Scores of one SR model over evaluation pairs (means over the images).
+
+    ``psnr``: Y-channel PSNR in dB with ``scale`` border pixels cropped;
+    ``colour_error``: mean over images and channels of ``|mean(SR) - mean(HR)|``
+    (brightness/colour shift, in [0, 1] units); ``sharpness``: gradient energy
+    of the SR output relative to the HR image's (1 = as sharp as HR).
+    """
+
+    psnr: float
+    colour_error: float
+    sharpness: float
+
+
+def score_outputs(model: nn.Module | None, pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], scale: int,
+                  device: torch.device | str = "cpu") -> OutputScores:
+    """:class:`OutputScores` of ``model`` on ``(name, lr (3,h,w), hr (3,H,W))`` pairs; ``None`` = MATLAB bicubic."""
+    from .imresize import imresize
+    from .metrics import psnr
+    from .training.evaluation import gradient_energy, upscale
+
+    rows = []
+    for _, lr, hr in pairs:
+        sr = imresize(lr.float(), scale=float(scale)).clamp(0, 1) if model is None else upscale(model, lr, device)
+        hr = hr.float().cpu()
+        rows.append((float(psnr(sr, hr, crop_border=scale)), float(channel_mean_error(sr, hr).abs().mean()),
+                     gradient_energy(sr) / gradient_energy(hr)))
+    mean = np.mean(np.array(rows), axis=0)
+    return OutputScores(float(mean[0]), float(mean[1]), float(mean[2]))

@@ -201,3 +201,33 @@ def test_finetune_with_perceptual_changes_the_generator(net):
     assert len(log.perceptual) == len(log.pixel) == 2
     assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
     assert not g.training
+
+
+def test_feature_gradient_share_pre_is_full_post_is_the_positive_share(net):
+    x = T.heldout_patches()[0][:4]
+    pred = (x * 0.8).clamp(0, 1)
+    pre = T.feature_gradient_share(net, pred, x, "conv3_2")
+    post = T.feature_gradient_share(net, pred, x, "relu3_2")
+    positive = float((net.feature_maps(pred, ["conv3_2"])["conv3_2"] > 0).float().mean())
+    assert pre > 0.99
+    assert post == pytest.approx(positive, abs=1e-6) and post < pre
+
+
+def test_brightness_sensitivity_is_zero_at_factor_one(net):
+    x = T.heldout_patches()[0][:2]
+    out = T.brightness_sensitivity(T.texture_feature_extractor(("conv4_2", "relu4_2"), model=net), x, [1.0, 0.5])
+    assert out["conv4_2"][0] == 0 and out["relu4_2"][0] == 0
+    assert out["conv4_2"][1] > 0.05 and out["relu4_2"][1] > 0.05
+
+
+def test_score_outputs_bicubic_and_identity():
+    from esrgan_lesson.imresize import imresize
+
+    torch.manual_seed(0)
+    hr = torch.rand(3, 32, 32)
+    lr = imresize(hr, scale=0.25)
+    bic = T.score_outputs(None, [("a", lr, hr)], 4)
+    up = torch.nn.Upsample(scale_factor=4, mode="nearest")
+    near = T.score_outputs(up, [("a", lr, hr)], 4)
+    assert bic.colour_error < 0.02 and 0 < bic.sharpness < 1
+    assert np.isfinite(bic.psnr) and np.isfinite(near.psnr)
