@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 book: setup
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 
-NBVAL := $(PY) -m pytest -q --nbval --nbval-current-env --sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+NBVAL := $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 
 ## Unit tests, then every chapter under nbval, then the built book in headless Chromium.
 test: setup
