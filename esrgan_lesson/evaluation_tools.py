@@ -438,6 +438,18 @@ def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, sca
                         grad_ratio=gradient_energy(sr) / ge_hr, hf_ratio=high_frequency_energy(sr) / hf_hr)
 
 
+def mean_colour_shift(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Mean of ``sr - hr`` per RGB channel, in 8-bit grey levels: a (3,) float64 tensor.
+
+    Both (3, H, W) in [0, 1]. A faithful model gives values near 0; a colour
+    cast (e.g. a GAN drifting warmer) shows as a consistent sign per channel.
+    """
+    sr, hr = _chw(sr).double(), _chw(hr).double()
+    if sr.shape != hr.shape:
+        raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
+    return (sr - hr).mean(dim=(1, 2)) * 255.0
+
+
 SCORE_FIELDS = ("psnr", "ssim", "rmse", "grad_ratio", "hf_ratio")
 
 
@@ -507,6 +519,6 @@ __all__ = [
     "CONFIG_KEYS", "GPU_SPECS", "IQA_PACKAGES", "OFFICIAL_CHECKPOINTS", "PAPER_SETS",
     "PIRM_ESRGAN", "PUBLISHED_X4", "GPUSpec", "OutputScores", "StepCost", "available_benchmarks", "config_rows",
     "find_checkpoint", "format_config_table", "format_paper_comparison", "format_summary", "format_table",
-    "iqa_backends", "max_weight_difference", "perceptual_index", "plot_perception_distortion",
+    "iqa_backends", "mean_colour_shift", "max_weight_difference", "perceptual_index", "plot_perception_distortion",
     "project_schedule", "score_output", "summarise", "training_step_cost",
 ]

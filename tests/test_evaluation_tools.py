@@ -132,3 +132,15 @@ def test_summarise_uses_geometric_means_for_ratios_and_plots() -> None:
         et.summarise([])
     with pytest.raises(ESRGANError):
         et.plot_perception_distortion(s, proxy="psnr")
+
+
+def test_mean_colour_shift_in_grey_levels() -> None:
+    hr = _photo(32)
+    warm = hr.clone()
+    warm[0] = (warm[0] + 4 / 255).clamp(max=1)
+    shift = et.mean_colour_shift(warm, hr)
+    assert shift.shape == (3,) and 0 < float(shift[0]) <= 4 + 1e-4
+    assert float(shift[1]) == 0.0 and float(shift[2]) == 0.0
+    assert float(et.mean_colour_shift(hr, hr).abs().max()) == 0.0
+    with pytest.raises(ESRGANError):
+        et.mean_colour_shift(hr[:, :16], hr)
