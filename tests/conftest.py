@@ -9,6 +9,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+# The browser fixtures are registered here, once for the whole session: two
+# test modules importing them would each start their own Playwright, and a
+# second sync Playwright in the same thread fails.
+from book_browser import book_html, browser_context, chromium_path  # noqa: E402,F401
+
 torch.set_num_threads(1)
 
 

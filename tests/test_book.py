@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from book_browser import (  # noqa: F401  (book_html, browser_context, chromium_path are fixtures)
-    SCREENSHOT_DIR,
-    book_html,
-    book_pages,
-    browser_context,
-    chromium_path,
-    inspect_page,
-    page_url,
-)
+from book_browser import SCREENSHOT_DIR, book_pages, inspect_page, page_url
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from book_browser import browser_context, chromium_path, page_url  # noqa: F401  (fixtures)
+from book_browser import page_url
 from esrgan_lesson.explorer import DEFAULT_ALPHAS, alpha_label, precompute_frames, static_explorer_html
 from esrgan_lesson.models import RRDBNet
 
