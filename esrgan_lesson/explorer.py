@@ -47,6 +47,7 @@ from .errors import ESRGANError
 from .fileio import atomic_write_text
 from .metrics import psnr
 from .paper import INTERP_ALPHA_STEP
+from .training.evaluation import luma as _engine_luma
 from .training.evaluation import gradient_energy, high_frequency_energy
 from .weights import interpolate_images, interpolate_state_dicts
 
@@ -584,16 +585,13 @@ def permute_upsampler_channels(model: nn.Module, seed: int = 0) -> nn.Module:
 # --------------------------------------------------------------------------- #
 # Measuring an alpha sweep (fidelity, sharpness, noise in flat regions)
 # --------------------------------------------------------------------------- #
-_LUMA = (0.299, 0.587, 0.114)  # BT.601, as the training engine's sharpness figures
-
-
 def _luma(img: torch.Tensor) -> torch.Tensor:
+    """(H, W) float64 BT.601 luma on the CPU, the same luma as the training engine's sharpness figures."""
     if img.ndim == 4 and img.shape[0] == 1:
         img = img[0]
     if img.ndim != 3 or img.shape[0] != 3:
         raise ESRGANError(f"expected an image tensor (3, H, W), got {tuple(img.shape)}")
-    w = torch.tensor(_LUMA, dtype=torch.float64).view(3, 1, 1)
-    return (img.detach().cpu().double().clamp(0, 1) * w).sum(0)
+    return _engine_luma(img.detach().cpu())[0]
 
 
 def _local_gradient_energy(y: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,8 @@ _LUMA = (0.299, 0.587, 0.114)
 HF_CUTOFF = 0.25
 
 
-def _luma(img: torch.Tensor) -> torch.Tensor:
+def luma(img: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of (3, H, W) or (N, 3, H, W) images in [0, 1]: (N, H, W) float64, clamped to [0, 1] first."""
     if img.ndim == 3:
         img = img.unsqueeze(0)
     if img.ndim != 4 or img.shape[1] != 3:
@@ -41,7 +42,7 @@ def _luma(img: torch.Tensor) -> torch.Tensor:
 
 def gradient_energy(img: torch.Tensor) -> float:
     """Mean of ``dY/dx^2 + dY/dy^2`` over the image (Y = BT.601 luma in [0, 1])."""
-    y = _luma(img)
+    y = luma(img)
     dx = y[..., :, 1:] - y[..., :, :-1]
     dy = y[..., 1:, :] - y[..., :-1, :]
     return float(dx.pow(2).mean() + dy.pow(2).mean())
@@ -49,7 +50,7 @@ def gradient_energy(img: torch.Tensor) -> float:
 
 def high_frequency_energy(img: torch.Tensor, cutoff: float = HF_CUTOFF) -> float:
     """Fraction in [0, 1] of luma spectral power above radial frequency ``cutoff``."""
-    y = _luma(img)
+    y = luma(img)
     y = y - y.mean(dim=(-2, -1), keepdim=True)
     power = torch.fft.fft2(y).abs().pow(2)
     fy = torch.fft.fftfreq(y.shape[-2], device=y.device).view(-1, 1)
