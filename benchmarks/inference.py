@@ -22,6 +22,7 @@ goes to stdout and to ``benchmarks/results/inference-<device>.md``.
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import statistics
 import sys
@@ -39,6 +40,9 @@ from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, upscale  # noqa: E402
 from esrgan_lesson.models import RRDBNet  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import peak_for  # noqa: E402  (one table of datasheet peaks)
+
 FLOP_PROBE = 16  # LR side of the input the FLOP counter sees
 
 
@@ -53,7 +57,7 @@ class Size:
 def sizes(device: torch.device) -> list[Size]:
     """Paper and lesson generators; small LR inputs on CPU so the run stays ~2 minutes."""
     gpu = device.type == "cuda"
-    paper_lr, lesson_lr = (128, 256) if gpu else (32, 64)
+    paper_lr, lesson_lr = (256, 512) if gpu else (32, 64)
     return [
         # On CPU a 32-px paper input has no room for tiles with 16 px of overlap.
         Size("paper nf64 nb23 gc32", dict(num_feat=64, num_block=23, num_grow_ch=32), paper_lr,
@@ -105,8 +109,13 @@ def variants(model: torch.nn.Module, x: torch.Tensor, size: Size, device: torch.
         out.append(("fp16 autocast", eager(model, x, torch.float16)))
         if torch.cuda.is_bf16_supported():
             out.append(("bf16 autocast", eager(model, x, torch.bfloat16)))
+            cl_model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+            x_cl = x.to(memory_format=torch.channels_last)
+            out.append(("bf16 channels_last", eager(cl_model, x_cl, torch.bfloat16)))
         if compile_:
             out.append(("fp32 torch.compile", eager(torch.compile(model), x)))
+            if torch.cuda.is_bf16_supported():
+                out.append(("bf16 channels_last torch.compile", eager(torch.compile(cl_model), x_cl, torch.bfloat16)))
     if size.tile:
         out.append((f"upscale() tile {size.tile} overlap {DEFAULT_TILE_OVERLAP}",
                     lambda: upscale(model, x, tile=size.tile, tile_overlap=DEFAULT_TILE_OVERLAP)))
@@ -139,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}; RRDBNet x4, batch 1, random weights; median of {args.repeats} runs "
         f"after {args.warmup} warm-up. Ratio = time of fp32 eager / time of the variant.",
         "",
-        "| model | LR input | variant | time (s) | LR MP/s | GFLOP/s | ratio | max abs diff vs fp32 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | LR input | variant | time (s) | LR MP/s | GFLOP/s | ratio | % of peak | max abs diff vs fp32 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     notes: list[str] = []
+    peak = peak_for(device)
     for size in sizes(device):
         model = RRDBNet(scale=4, **size.kwargs).to(device).eval()
         flop_px = flops_per_lr_pixel(model, device)
@@ -156,8 +166,14 @@ def main(argv: list[str] | None = None) -> int:
             base = base or seconds
             diff = (fn().float().clamp(0, 1) - reference).abs().max().item()
             mp = size.lr**2 / 1e6
-            row = (f"| {size.name} | {size.lr}x{size.lr} | {name} | {seconds:.3f} | {mp / seconds:.3g} | "
-                   f"{flop_px * size.lr**2 / seconds / 1e9:.1f} | {base / seconds:.2f} | {diff:.2e} |")
+            gflops = flop_px * size.lr**2 / seconds / 1e9
+            util = "-"
+            if peak:
+                key = "bf16" if "bf16" in name else "fp16" if "fp16" in name else (
+                    "tf32" if torch.backends.cudnn.allow_tf32 else "fp32")
+                util = f"{100 * gflops / 1e3 / peak[key]:.1f}" if key in peak else "-"
+            row = (f"| {size.name} | {size.lr}x{size.lr} | {name} | {seconds:.4f} | {mp / seconds:.3g} | "
+                   f"{gflops:.1f} | {base / seconds:.2f} | {util} | {diff:.2e} |")
             lines.append(row)
             print(row, flush=True)
         notes.append(f"- {size.name}: {flop_px / 1e6:.2f} MFLOP per LR pixel "

@@ -161,9 +161,20 @@ def switches(device: torch.device, with_compile: bool) -> list[tuple[str, str, b
     if device.type == "cuda":
         out.append(("fp16 autocast + GradScaler", "fp16", False, False))
     out.append(("channels_last", "none", True, False))
+    if device.type == "cuda":
+        out.append(("bf16 + channels_last", "bf16", True, False))
     if with_compile:
         out.append(("torch.compile", "none", False, True))
+        if device.type == "cuda":
+            out.append(("bf16 + channels_last + compile", "bf16", True, True))
     return out
+
+
+def peak_key(amp: str) -> str:
+    """Which datasheet peak a row's arithmetic runs at: fp32 convs use TF32 when cuDNN allows it."""
+    if amp in ("bf16", "fp16"):
+        return amp
+    return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile on CPU)")
     ap.add_argument("--seconds", type=float, default=None, help="timed window per measurement")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave default)")
+    ap.add_argument("--only", nargs="+", default=None, metavar="SWITCH",
+                    help="time only these switches (labels as printed), after the fp32 eager baseline")
+    ap.add_argument("--out", type=Path, default=None, help="markdown output (default results/train_step-<device>.md)")
     args = ap.parse_args(argv)
     device = select_device(args.device)
     if args.threads:
@@ -185,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
              f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs; "
              f"timed window {seconds:.0f} s per row after {warmup} warm-up step(s). "
              "CPU figures on a shared machine vary with its load.", "",
-             "| size | stage | switch | batch | HR patch | s/step | it/s | img/s | TFLOP/s | vs fp32 eager |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| size | stage | switch | batch | HR patch | s/step | it/s | img/s | TFLOP/s | vs fp32 eager "
+             "| % of peak | peak mem GiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     projections = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,31 +210,53 @@ def main(argv: list[str] | None = None) -> int:
                 flops = step_flops(size, stage, size.batch, size.hr_patch)
                 base = None
                 for label, amp, cl, comp in switches(device, args.compile):
+                    if args.only and label != "fp32 eager" and label not in args.only:
+                        continue
                     try:
+                        if device.type == "cuda":
+                            torch.cuda.empty_cache()
+                            torch.cuda.reset_peak_memory_stats(device)
                         tr = make_trainer(size, stage, device, amp, cl, comp, tmp)
                         t = time_steps(tr, size, device, warmup, seconds, max_steps)
                     except Exception as exc:  # report, keep going
-                        row = f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | failed: {type(exc).__name__} |||||"
+                        row = (f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | "
+                               f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''} |||||||")
                         print(row, flush=True)
                         lines.append(row)
                         continue
                     base = t if base is None else base
                     tflops = flops / t / 1e12
+                    util = f"{100 * tflops / peak[peak_key(amp)]:.1f}" if peak and peak_key(amp) in peak else "-"
+                    mem = (f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f}" if device.type == "cuda" else "-")
+                    del tr
                     row = (f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | {t:.3f} | "
-                           f"{1 / t:.2f} | {size.batch / t:.1f} | {tflops:.3f} | {base / t:.2f}x |")
+                           f"{1 / t:.2f} | {size.batch / t:.1f} | {tflops:.3f} | {base / t:.2f}x | {util} | {mem} |")
                     print(row, flush=True)
                     lines.append(row)
-                    if size.name.startswith("paper") and label == "fp32 eager":
+                    if size.name.startswith("paper"):
                         full = step_flops(size, stage, BATCH_SIZE, HR_PATCH)
                         iters = PSNR_TOTAL_ITERS if stage == "psnr" else GAN_TOTAL_ITERS
-                        projections.append((stage, iters, full, full / (flops / t)))
-    lines += ["", "## Projected wall time of the paper's schedule (fp32 eager, at the TFLOP/s measured here)", "",
-              "| stage | iterations | GFLOP/step (batch 16, HR 128) | s/step | days |", "|---|---|---|---|---|"]
-    total = 0.0
-    for stage, iters, full, sec in projections:
-        total += iters * sec
-        lines.append(f"| {stage} | {iters:,} | {full / 1e9:,.0f} | {sec:.2f} | {iters * sec / 86400:.1f} |")
-    lines.append(f"| both | {PSNR_TOTAL_ITERS + GAN_TOTAL_ITERS:,} | | | **{total / 86400:.1f}** |")
+                        projections.append((stage, label, iters, full, full / (flops / t)))
+    heading = "## Projected wall time of the paper's schedule (at the TFLOP/s measured here)"
+    lines += ["", heading, "",
+              "One row per stage for the fp32 eager baseline and one for the fastest switch that ran.", "",
+              "| stage | switch | iterations | GFLOP/step (batch 16, HR 128) | s/step | days |",
+              "|---|---|---|---|---|---|"]
+    totals: dict[str, float] = {}
+    for stage in ("psnr", "gan"):
+        rows = [p for p in projections if p[0] == stage]
+        if not rows:
+            continue
+        chosen = {"fp32 eager": next((p for p in rows if p[1] == "fp32 eager"), None),
+                  "fastest": min(rows, key=lambda p: p[4])}
+        for key, p in chosen.items():
+            if p is None:
+                continue
+            _, label, iters, full, sec = p
+            totals[key] = totals.get(key, 0.0) + iters * sec
+            lines.append(f"| {stage} | {label} | {iters:,} | {full / 1e9:,.0f} | {sec:.3f} | {iters * sec / 86400:.2f} |")
+    for key, total in totals.items():
+        lines.append(f"| both | {key} | {PSNR_TOTAL_ITERS + GAN_TOTAL_ITERS:,} | | | **{total / 86400:.2f}** |")
     if peak:
         lines += ["", "Peak dense TFLOP/s of this GPU (NVIDIA datasheet): "
                   + ", ".join(f"{k} {v}" for k, v in peak.items())]
@@ -229,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"skipped on CPUs without native bf16 (this one: {torch.backends.cpu.get_cpu_capability()}), and "
                   "torch.compile runs only with --compile."]
     text = "\n".join(lines) + "\n"
-    print("\n".join(lines[lines.index("## Projected wall time of the paper's schedule (fp32 eager, at the TFLOP/s measured here)") - 1:]))
-    out = Path(__file__).parent / "results" / f"train_step-{device.type}.md"
+    print("\n".join(lines[lines.index(heading) - 1:]))
+    out = args.out or Path(__file__).parent / "results" / f"train_step-{device.type}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     with os.fdopen(fd, "w") as fh:

@@ -30,12 +30,17 @@ class ModelEMA:
     def update(self, model: nn.Module) -> None:
         """Move the average towards ``model``'s current weights."""
         ema_state = self.module.state_dict()
+        targets, sources = [], []
         for name, value in model.state_dict().items():
             target = ema_state[name]
             if target.dtype.is_floating_point:
-                target.lerp_(value.to(target.dtype), 1.0 - self.decay)
+                targets.append(target)
+                sources.append(value.to(target.dtype))
             else:
                 target.copy_(value)
+        if targets:
+            # One multi-tensor kernel instead of one lerp per tensor (~700 for the paper G).
+            torch._foreach_lerp_(targets, sources, 1.0 - self.decay)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

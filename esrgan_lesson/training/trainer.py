@@ -71,10 +71,15 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def _grads_finite(params: list[nn.Parameter]) -> bool:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
+    """True when every gradient is finite (one host sync; multi-tensor norms per dtype)."""
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for p in params:
+        if p.grad is not None:
+            groups.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
+    if not groups:
         return True
-    return bool(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]).sum().isfinite())
+    total = sum(torch.stack(torch._foreach_norm(g)).float().sum().cpu() for g in groups.values())
+    return bool(torch.isfinite(total))
 
 
 class Trainer:
@@ -124,7 +129,7 @@ class Trainer:
         self.sampler = builders.build_sampler(cfg, self.device, e.seed + self.info.rank)
         self.val_pairs = builders.build_val_pairs(cfg) if self.info.is_main else []
         self.g_train = self._wrap(self.net_g)
-        self.d_train = self._wrap(self.net_d) if self.net_d is not None else None
+        self.d_train = self._wrap(self.net_d, broadcast_buffers=False) if self.net_d is not None else None
 
         self.step = 0
         self.elapsed = 0.0
@@ -141,13 +146,21 @@ class Trainer:
     def _scaler(self) -> torch.amp.GradScaler | None:
         return torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
 
-    def _wrap(self, net: nn.Module) -> nn.Module:
+    def _wrap(self, net: nn.Module, broadcast_buffers: bool = True) -> nn.Module:
+        """DDP (under torchrun) and/or ``torch.compile`` around ``net``.
+
+        ``broadcast_buffers=False`` is for D, which runs forward twice per D
+        step (real, then fake): DDP's per-forward in-place copy of rank 0's BN
+        statistics would change tensors autograd saved for the first forward
+        (an error seen on PyTorch 2.11, not on 2.14). D's BN running statistics are never used
+        in training (D stays in train mode); ranks are synced at the end.
+        """
         wrapped: nn.Module = net
         if self.info.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            wrapped = DDP(net, device_ids=ids)
+            wrapped = DDP(net, device_ids=ids, broadcast_buffers=broadcast_buffers)
         if self.cfg.engine.compile:
             wrapped = torch.compile(wrapped)
         return wrapped
