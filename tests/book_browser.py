@@ -44,9 +44,9 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-#: External URLs a page may ask for: the book must work without them. Sphinx
-#: loads MathJax from its CDN on pages with maths; offline, the TeX source shows.
-ALLOWED_EXTERNAL = ("https://cdn.jsdelivr.net/npm/mathjax@",)
+#: External URLs a page may ask for. None: the book works offline, MathJax
+#: included (book/_ext/offline_mathjax.py serves it from the built book).
+ALLOWED_EXTERNAL: tuple[str, ...] = ()
 #: Seconds allowed for the apt install of Chromium, and for the book build.
 APT_TIMEOUT_S = 900
 BUILD_TIMEOUT_S = 600
@@ -123,6 +123,7 @@ class PageReport:
     error_outputs: list[str] = field(default_factory=list)
     js_errors: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
+    untypeset_math: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -135,6 +136,7 @@ class PageReport:
         out += [f"JavaScript error: {msg}" for msg in self.js_errors]
         out += [f"requests the network: {url}" for url in self.external_requests
                 if not url.startswith(ALLOWED_EXTERNAL)]
+        out += [f"equation shown as raw TeX: {tex}" for tex in self.untypeset_math]
         return out
 
 
@@ -144,6 +146,12 @@ _WAIT_IMAGES_JS = """() => {
   for (const img of document.images) { img.loading = 'eager'; }
   return Array.from(document.images).every(img => img.complete);
 }"""
+# Sphinx wraps each equation in span.math.notranslate / div.math.notranslate
+# (MathJax adds inner span.math of its own); MathJax 2 moves the TeX
+# into a <script type="math/tex"> child once it has typeset the equation.
+# Without MathJax on the page there is nothing to wait for.
+_MATH_TYPESET_JS = """() => !window.MathJax || Array.from(document.querySelectorAll('span.math.notranslate, div.math.notranslate'))
+  .every(el => el.querySelector('script[type^="math/tex"]'))"""
 _REPORT_JS = """() => {
   const h1 = document.querySelector('main h1, article h1, h1');
   const images = Array.from(document.images);
@@ -155,8 +163,11 @@ _REPORT_JS = """() => {
   for (const el of document.querySelectorAll('.cell_output .stderr, .output.stderr')) {
     if (/Traceback|Error:/.test(el.textContent)) errors.push(el.textContent.trim().slice(0, 200));
   }
+  const raw = Array.from(document.querySelectorAll('span.math.notranslate, div.math.notranslate'))
+    .filter(el => !el.querySelector('script[type^="math/tex"]'))
+    .map(el => el.textContent.trim().slice(0, 80));
   return {title: h1 ? h1.textContent.replace(/[#¶]/g, '').trim() : '', images: images.length,
-          broken: broken, errors: errors};
+          broken: broken, errors: errors, raw_math: raw};
 }"""
 
 
@@ -183,7 +194,12 @@ def inspect_page(context, url: str, screenshot: Path | None = None, timeout_ms: 
     try:
         page.goto(url, wait_until="load", timeout=timeout_ms)
         page.wait_for_function(_WAIT_IMAGES_JS, timeout=timeout_ms)
+        try:
+            page.wait_for_function(_MATH_TYPESET_JS, timeout=timeout_ms)
+        except Exception:  # Playwright's TimeoutError: reported below as raw TeX
+            pass
         found = page.evaluate(_REPORT_JS)
+        report.untypeset_math = found["raw_math"]
         report.title = found["title"]
         report.images = found["images"]
         report.broken_images = found["broken"]

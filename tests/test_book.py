@@ -22,6 +22,7 @@ _BAD_PAGE = """<!doctype html><html><body><main>
 </div>
 <script>undefinedFunction();</script>
 <script src="https://cdn.example.org/widgets.js"></script>
+<p>Raw maths: <span class="math notranslate nohighlight">\\(\\alpha^2\\)</span></p>
 </main></body></html>"""
 
 _GOOD_PAGE = """<!doctype html><html><body><main><h1>A title</h1>
@@ -41,6 +42,7 @@ def test_page_checker_reports_each_kind_of_problem(browser_context, tmp_path: Pa
     assert "ZeroDivisionError" in problems and "Traceback" in problems
     assert "undefinedFunction" in problems
     assert "cdn.example.org" in problems
+    assert "equation shown as raw TeX" in problems and "alpha^2" in problems
     good = tmp_path / "good.html"
     good.write_text(_GOOD_PAGE)
     report = inspect_page(browser_context, page_url(good))
