@@ -41,6 +41,7 @@ from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, upscale  # noqa: E402
 from esrgan_lesson.models import RRDBNet  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
 from train_step import peak_for  # noqa: E402  (one table of datasheet peaks)
 
 FLOP_PROBE = 16  # LR side of the input the FLOP counter sees
@@ -181,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + "\n".join(notes))
     lines += [""] + notes + ["", "The tiled row's GFLOP/s counts only the untiled work, so its ratio includes the overlap cost.",
               "Its max diff is the seam error of the default overlap on random weights (uniform noise input)."]
-    out = args.out or Path(__file__).resolve().parent / "results" / f"inference-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nwrote {out}")
+    write_report(lines, "inference", device.type, args.out)
     return 0
 
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.losses import pixel_loss  # noqa: E402
 from esrgan_lesson.training.trainer import _grads_finite  # noqa: E402
+from report import write_report  # noqa: E402
 from train_step import Size, make_trainer, peak_for, peak_key, step_flops, sync, time_steps  # noqa: E402
 
 
@@ -167,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(part), flush=True)
             lines += part + [""]
         lines += batch_sweep(device, tmp)
-    out = args.out or Path(__file__).parent / "results" / f"profile_step-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nwritten to {out}")
+    write_report(lines, "profile_step", device.type, args.out)
     return 0
 
 

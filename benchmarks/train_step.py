@@ -45,6 +45,9 @@ from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH, PSNR_TOTAL_ITERS  # noqa: E402
 from esrgan_lesson.training import Trainer  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_report  # noqa: E402
+
 #: Dense (no structured sparsity) peak TFLOP/s by GPU, from NVIDIA's datasheets:
 #: H100 SXM5 / PCIe: "NVIDIA H100 Tensor Core GPU" datasheet (FP32 67/51,
 #: TF32 495/378, BF16 and FP16 989/756; the datasheet's larger figures are "with
@@ -265,15 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                   "by FLOPs, which assumes the same TFLOP/s at the full size. fp16 is CUDA-only here, bf16 is "
                   f"skipped on CPUs without native bf16 (this one: {torch.backends.cpu.get_cpu_capability()}), and "
                   "torch.compile runs only with --compile."]
-    text = "\n".join(lines) + "\n"
     print("\n".join(lines[lines.index(heading) - 1:]))
-    out = args.out or Path(__file__).parent / "results" / f"train_step-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp_path, out)
-    print(f"\nwritten to {out}")
+    write_report(lines, "train_step", device.type, args.out)
     return 0
 
 

@@ -1,0 +1,20 @@
+"""Where and how the benchmark scripts write their markdown tables."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from esrgan_lesson.fileio import atomic_path  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def write_report(lines: list[str], script: str, device_type: str, out: Path | None = None) -> Path:
+    """Write ``lines`` atomically to ``out`` (default ``results/<script>-<device_type>.md``); print the path."""
+    target = out or RESULTS_DIR / f"{script}-{device_type}.md"
+    with atomic_path(target) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"\nwritten to {target}")
+    return target
