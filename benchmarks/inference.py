@@ -42,7 +42,7 @@ from esrgan_lesson.models import RRDBNet  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
-from train_step import peak_for  # noqa: E402  (one table of datasheet peaks)
+from train_step import peak_for, utilisation  # noqa: E402  (one table of datasheet peaks)
 
 FLOP_PROBE = 16  # LR side of the input the FLOP counter sees
 
@@ -168,11 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             diff = (fn().float().clamp(0, 1) - reference).abs().max().item()
             mp = size.lr**2 / 1e6
             gflops = flop_px * size.lr**2 / seconds / 1e9
-            util = "-"
-            if peak:
-                key = "bf16" if "bf16" in name else "fp16" if "fp16" in name else (
-                    "tf32" if torch.backends.cudnn.allow_tf32 else "fp32")
-                util = f"{100 * gflops / 1e3 / peak[key]:.1f}" if key in peak else "-"
+            amp = "bf16" if "bf16" in name else "fp16" if "fp16" in name else "none"
+            util = utilisation(gflops / 1e3, amp, peak)
             row = (f"| {size.name} | {size.lr}x{size.lr} | {name} | {seconds:.4f} | {mp / seconds:.3g} | "
                    f"{gflops:.1f} | {base / seconds:.2f} | {util} | {diff:.2e} |")
             lines.append(row)

@@ -36,7 +36,8 @@ from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.losses import pixel_loss  # noqa: E402
 from esrgan_lesson.training.trainer import _grads_finite  # noqa: E402
 from report import write_report  # noqa: E402
-from train_step import Size, make_trainer, peak_for, peak_key, step_flops, sync, time_steps  # noqa: E402
+from train_step import (Size, make_trainer, peak_for, peak_memory_gib, random_batch, reset_peak_memory,  # noqa: E402
+                        step_flops, sync, time_steps, utilisation)
 
 
 def per_tensor_grads_finite(params: list[torch.nn.Parameter]) -> bool:
@@ -73,9 +74,7 @@ def timed(fn: Callable[[], object], device: torch.device, reps: int = 20) -> flo
 
 def breakdown(device: torch.device, amp: str, cl: bool, tmp: str, size: Size) -> list[str]:
     tr = make_trainer(size, "psnr", device, amp, cl, False, tmp)
-    g = torch.Generator().manual_seed(0)
-    lr = torch.rand(size.batch, 3, size.hr_patch // 4, size.hr_patch // 4, generator=g).to(device)
-    hr = torch.rand(size.batch, 3, size.hr_patch, size.hr_patch, generator=g).to(device)
+    lr, hr = random_batch(size, device)
     if cl:
         lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
     params = list(tr.net_g.parameters())
@@ -136,15 +135,12 @@ def batch_sweep(device: torch.device, tmp: str) -> list[str]:
         size = Size("paper nf64 nb23", [], batch, 128)
         flops = step_flops(size, "psnr", batch, 128)
         for label, amp, cl in (("fp32", "none", False), ("bf16 + channels_last", "bf16", True)):
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(device)
+            reset_peak_memory(device)
             tr = make_trainer(size, "psnr", device, amp, cl, False, tmp)
             t = time_steps(tr, size, device, 3, 3.0, 100)
             tflops = flops / t / 1e12
-            util = f"{100 * tflops / peak[peak_key(amp)]:.1f}" if peak else "-"
-            mem = f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f}" if device.type == "cuda" else "-"
-            lines.append(f"| {batch} | {label} | {t:.3f} | {batch / t:.1f} | {tflops:.2f} | {util} | {mem} |")
+            lines.append(f"| {batch} | {label} | {t:.3f} | {batch / t:.1f} | {tflops:.2f} | "
+                         f"{utilisation(tflops, amp, peak)} | {peak_memory_gib(device)} |")
             print(lines[-1], flush=True)
             del tr
     return lines
