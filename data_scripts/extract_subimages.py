@@ -12,7 +12,7 @@ import os
 import sys
 
 from esrgan_lesson.data.prepare import extract_subimages
-from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.errors import run_reporting_errors
 from esrgan_lesson.paper import SUBIMAGE_CROP, SUBIMAGE_STEP
 
 
@@ -24,13 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=SUBIMAGE_STEP, help=f"stride (default {SUBIMAGE_STEP})")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         n = extract_subimages(args.input, args.output, args.crop, args.step, args.workers)
-    except ESRGANError as exc:
-        print(f"extract_subimages.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {n} sub-images to {args.output}")
-    return 0
+        print(f"wrote {n} sub-images to {args.output}")
+
+    return run_reporting_errors("extract_subimages.py", run)
 
 
 if __name__ == "__main__":

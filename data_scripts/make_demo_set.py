@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from esrgan_lesson.data.demo import TRAIN_NAMES, VAL_NAMES, build_demo_set
-from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,15 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="data/demo", help="output folder (default data/demo)")
     parser.add_argument("--scale", type=int, default=4, help="downscaling factor of the validation LR (default 4)")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         paths = build_demo_set(args.root, args.scale)
-    except ESRGANError as exc:
-        print(f"make_demo_set.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"train HR ({len(TRAIN_NAMES)}): {paths.train_hr}")
-    print(f"val HR ({len(VAL_NAMES)}): {paths.val_hr}")
-    print(f"val LR x{args.scale}: {paths.val_lr}")
-    return 0
+        print(f"train HR ({len(TRAIN_NAMES)}): {paths.train_hr}")
+        print(f"val HR ({len(VAL_NAMES)}): {paths.val_hr}")
+        print(f"val LR x{args.scale}: {paths.val_lr}")
+
+    return run_reporting_errors("make_demo_set.py", run)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from esrgan_lesson.data.prepare import make_lr
-from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,13 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_root", help="output root, e.g. data/DIV2K_train_LR_bicubic")
     parser.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="factors (default 2 3 4)")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         n = make_lr(args.hr_dir, args.out_root, tuple(args.scales))
-    except ESRGANError as exc:
-        print(f"make_lr.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {n} LR images under {args.out_root}")
-    return 0
+        print(f"wrote {n} LR images under {args.out_root}")
+
+    return run_reporting_errors("make_lr.py", run)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from . import __version__
-from .errors import ESRGANError
+from .errors import run_reporting_errors
 
 from . import commands as _commands
 
@@ -40,10 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
-    except ESRGANError as exc:
-        print(f"esrgan-lesson {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return run_reporting_errors(f"esrgan-lesson {args.command}", lambda: args.run(args))
     except KeyboardInterrupt:
         print(f"esrgan-lesson {args.command}: interrupted", file=sys.stderr)
         return 130

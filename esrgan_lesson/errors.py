@@ -5,6 +5,9 @@ exception is a bug in the package and keeps its traceback.
 """
 from __future__ import annotations
 
+import sys
+from typing import Callable
+
 
 class ESRGANError(Exception):
     """Base class for errors caused by input the user can correct."""
@@ -24,3 +27,22 @@ class ConfigError(ESRGANError):
 
 class DataError(ESRGANError):
     """A dataset folder is missing, empty, or its images do not fit together."""
+
+
+#: Exit status of a command line stopped by an :class:`ESRGANError`.
+USER_ERROR_EXIT = 2
+
+
+def run_reporting_errors(prog: str, run: Callable[[], int | None]) -> int:
+    """Call ``run`` and return its exit status (``None`` counts as 0).
+
+    An :class:`ESRGANError` becomes one line, ``<prog>: error: <message>``, on
+    stderr and exit status 2; any other exception propagates with its
+    traceback. Every command line of the package and of ``data_scripts`` ends
+    this way.
+    """
+    try:
+        return int(run() or 0)
+    except ESRGANError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USER_ERROR_EXIT

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import ESRGANError
+from .errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,11 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m esrgan_lesson.train", description="Train ESRGAN (both stages).")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ESRGANError as exc:
-        print(f"esrgan_lesson.train: error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors("esrgan_lesson.train", lambda: run(args))
 
 
 if __name__ == "__main__":
