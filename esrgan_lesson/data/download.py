@@ -62,6 +62,18 @@ MANUAL = {"manga109": "Manga109 is shared on request: apply at http://www.manga1
                       "then unpack it and pass its image folder to --data"}
 
 
+def cache_dir(kind: str = "weights") -> Path:
+    """The package's download cache for ``kind``: ``$ESRGAN_LESSON_CACHE/<kind>``.
+
+    Without the variable, ``$XDG_CACHE_HOME/esrgan_lesson/<kind>`` (default
+    ``~/.cache``). Pretrained generators and the VGG weights of the
+    perceptual loss are cached under ``weights``.
+    """
+    root = os.environ.get("ESRGAN_LESSON_CACHE")
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "esrgan_lesson"
+    return base / kind
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file."""
     h = hashlib.sha256()
@@ -82,18 +94,21 @@ def _total_from_headers(resp: http.client.HTTPResponse, start: int) -> int | Non
 
 
 def download(url: str, dest: str | Path, sha256: str | None = None, progress: bool = True,
-             timeout: float = 60.0) -> Path:
+             timeout: float = 60.0, sha256_prefix: str | None = None) -> Path:
     """Fetch ``url`` to ``dest``, resuming ``dest.part``; verify; rename into place.
 
     Returns ``dest``. An existing ``dest`` is kept (and checked when ``sha256``
-    is given). Raises :class:`DataError` when the connection breaks (the
-    ``.part`` file stays, so a rerun resumes), when the size is short, or when
-    the checksum differs (the ``.part`` file is deleted: it is corrupt).
+    or ``sha256_prefix`` is given). ``sha256_prefix`` checks only the first hex
+    digits of the digest, as BasicSR and torchvision file names carry them
+    (``...-ff704c30.pth``). Raises :class:`DataError` when the connection breaks
+    (the ``.part`` file stays, so a rerun resumes), when the size is short, when
+    the server sends a web page instead of a file, or when the checksum
+    differs (the ``.part`` file is deleted: it is corrupt).
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     if dest.exists():
-        if sha256 and sha256_file(dest) != sha256.lower():
+        if not _digest_ok(dest, sha256, sha256_prefix):
             raise DataError(f"{dest} exists but its SHA-256 does not match; delete it to download again")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -103,13 +118,16 @@ def download(url: str, dest: str | Path, sha256: str | None = None, progress: bo
         resp = urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and start:  # nothing left to fetch: the .part file is complete
-            return _finish(part, dest, sha256, expected=None)
+            return _finish(part, dest, sha256, None, sha256_prefix)
         raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise DataError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)})") from None
     with resp:
         if start and resp.status != 206:
             start = 0  # the server ignored Range: start over
+        if resp.headers.get_content_type() == "text/html" and not dest.name.endswith((".html", ".htm")):
+            raise DataError(f"{url}: the server sent a web page, not {dest.name} (a sign-in or confirmation "
+                            f"page?); download it in a browser and save it as {dest}")
         total = _total_from_headers(resp, start)
         mode = "ab" if start else "wb"
         bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=dest.name, disable=not progress)
@@ -121,14 +139,22 @@ def download(url: str, dest: str | Path, sha256: str | None = None, progress: bo
         except (OSError, http.client.HTTPException) as exc:
             raise DataError(f"{url}: download interrupted ({exc.__class__.__name__}); "
                             f"rerun to resume from {part}") from None
-    return _finish(part, dest, sha256, total)
+    return _finish(part, dest, sha256, total, sha256_prefix)
 
 
-def _finish(part: Path, dest: Path, sha256: str | None, expected: int | None) -> Path:
+def _digest_ok(path: Path, sha256: str | None, prefix: str | None) -> bool:
+    if not sha256 and not prefix:
+        return True
+    digest = sha256_file(path)
+    return (not sha256 or digest == sha256.lower()) and (not prefix or digest.startswith(prefix.lower()))
+
+
+def _finish(part: Path, dest: Path, sha256: str | None, expected: int | None,
+            sha256_prefix: str | None = None) -> Path:
     size = part.stat().st_size
     if expected is not None and size != expected:
         raise DataError(f"{dest.name}: got {size} of {expected} bytes; rerun to resume from {part}")
-    if sha256 and sha256_file(part) != sha256.lower():
+    if not _digest_ok(part, sha256, sha256_prefix):
         part.unlink()
         raise DataError(f"{dest.name}: SHA-256 mismatch, the download is corrupt and was deleted; rerun to retry")
     os.replace(part, dest)

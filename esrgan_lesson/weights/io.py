@@ -96,6 +96,32 @@ def _arch_from_metadata(meta: Mapping[str, str]) -> dict[str, int] | None:
         raise CheckpointError(f"bad {ARCH_METADATA_KEY} metadata: {_one_line(exc)}") from None
 
 
+#: File suffixes that mark a path as a file rather than a catalogue name.
+_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors", ".param", ".bin")
+
+
+def resolve_source(source: str | Path) -> Path:
+    """The file behind ``source``: an existing path, or a pretrained model's name.
+
+    A string with no folder part and no checkpoint suffix that is not an
+    existing file is looked up in :mod:`.catalogue` (``"realesrgan-x4plus"``,
+    ``"RRDB_PSNR_x4"``); its error says how to install or fetch the model.
+    """
+    path = Path(source)
+    if path.exists() or isinstance(source, Path) or "/" in str(source) or "\\" in str(source) \
+            or path.suffix.lower() in _FILE_SUFFIXES:
+        return path
+    from .catalogue import resolve
+
+    return resolve(str(source))
+
+
+def is_ncnn(path: Path) -> bool:
+    """Whether ``path`` is an ncnn model: a ``.param``, or a ``.bin`` with a ``.param`` beside it."""
+    suffix = path.suffix.lower()
+    return suffix == ".param" or (suffix == ".bin" and path.with_suffix(".param").is_file())
+
+
 def read_generator(
     source: str | Path | Mapping[str, Any], scale: int | None = None
 ) -> tuple[StateDict, dict[str, int]]:
@@ -106,6 +132,14 @@ def read_generator(
     """
     meta: dict[str, str] = {}
     if isinstance(source, (str, Path)):
+        source = resolve_source(source)
+        if is_ncnn(source):
+            from .ncnn import read_ncnn_generator
+
+            sd, arch = read_ncnn_generator(source)
+            if scale is not None and scale != arch["scale"]:
+                raise CheckpointError(f"{source}: an x{arch['scale']} model, not x{scale}")
+            return sd, arch
         obj, meta = load_checkpoint(source)
     else:
         obj = source
@@ -141,7 +175,8 @@ def load_generator(
     """Load an RRDBNet generator from a file or state dict in any known layout.
 
     Args:
-        source: path to a ``.safetensors``/``.pth`` file, or a state dict.
+        source: path to a ``.safetensors``/``.pth`` file or an ncnn ``.param``/``.bin``,
+            the name of a pretrained model (:mod:`.catalogue`), or a state dict.
         device: where to put the model.
         scale: the upscaling factor when the keys cannot tell (see :func:`infer_arch`).
 
