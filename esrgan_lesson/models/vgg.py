@@ -54,17 +54,25 @@ def hub_weights_path(arch: str = "vgg19") -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_WEIGHTS[arch]
 
 
+def cached_weights_path(arch: str = "vgg19") -> Path:
+    """Where :func:`download_vgg_weights` puts the weights: the package's weights cache."""
+    from ..data.download import cache_dir
+
+    return cache_dir("weights") / TORCHVISION_WEIGHTS[arch]
+
+
 def find_vgg_weights(arch: str = "vgg19") -> Path | None:
     """A local ImageNet weight file for ``arch``, or ``None`` (never downloads).
 
-    Looks at ``$ESRGAN_VGG_WEIGHTS`` (a file or a folder) and the torch hub cache.
+    Looks at ``$ESRGAN_VGG_WEIGHTS`` (a file or a folder), the package's
+    weights cache (where pretrained generators go too) and torchvision's hub cache.
     """
     env = os.environ.get("ESRGAN_VGG_WEIGHTS")
     candidates = []
     if env:
         p = Path(env)
         candidates.append(p / TORCHVISION_WEIGHTS[arch] if p.is_dir() else p)
-    candidates.append(hub_weights_path(arch))
+    candidates += [cached_weights_path(arch), hub_weights_path(arch)]
     for c in candidates:
         if c.is_file():
             return c
@@ -76,18 +84,20 @@ def download_vgg_weights(
 ) -> Path:
     """Explicitly download torchvision's ImageNet VGG weights (about 550 MB).
 
-    Writes to a temporary file and renames it, so an interrupted download never
-    leaves a file under the final name. The SHA-256 prefix in torchvision's
-    file name is checked when the default URL is used.
+    Goes through the package's one downloader
+    (:func:`esrgan_lesson.data.download.download`): resumable, written under
+    a ``.part`` name and renamed only when complete, into the package's
+    weights cache unless ``dest`` says otherwise. The SHA-256 prefix in
+    torchvision's file name is checked when the default URL is used.
     """
+    from ..data.download import download
+
     name = TORCHVISION_WEIGHTS[arch]
-    dest = Path(dest) if dest is not None else hub_weights_path(arch)
+    dest = Path(dest) if dest is not None else cached_weights_path(arch)
     if dest.is_dir():
         dest = dest / name
-    dest.parent.mkdir(parents=True, exist_ok=True)
     hash_prefix = name.rsplit("-", 1)[1].split(".")[0] if url is None else None
-    torch.hub.download_url_to_file(url or TORCHVISION_URL.format(name), str(dest), hash_prefix, progress=progress)
-    return dest
+    return download(url or TORCHVISION_URL.format(name), dest, progress=progress, sha256_prefix=hash_prefix)
 
 
 def _load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -146,7 +156,8 @@ class VGGFeatureExtractor(nn.Module):
             path = find_vgg_weights(arch) if weights == "imagenet" else Path(weights)
             if path is None:
                 raise CheckpointError(
-                    f"ImageNet {arch} weights not found in {hub_weights_path(arch).parent} or $ESRGAN_VGG_WEIGHTS; "
+                    f"ImageNet {arch} weights not found in {cached_weights_path(arch).parent}, "
+                    f"{hub_weights_path(arch).parent} or $ESRGAN_VGG_WEIGHTS; "
                     f"download them once with `python -c \"from esrgan_lesson.models.vgg import "
                     f"download_vgg_weights; download_vgg_weights('{arch}')\"`"
                 )

@@ -294,8 +294,8 @@ def read_bin(data: bytes, convs: list[Layer], source: str = "bin") -> list[tuple
         elif tag == TAG_INT8:
             raise CheckpointError(f"{source}: {layer.name} is stored as int8; only fp32 and fp16 are supported")
         else:
-            raise CheckpointError(f"{source}: {layer.name} has storage tag 0x{tag:08X}; only fp32 (0) and fp16 "
-                                  f"(0x{TAG_FP16:08X}) are supported")
+            raise CheckpointError(f"{source}: {layer.name} starts with 0x{tag:08X}, not an fp32/fp16/int8 storage "
+                                  f"tag: the .bin does not belong to this .param, or is corrupt")
         padded = (nbytes + 3) // 4 * 4
         if pos + padded + 4 * cout > len(data):
             raise CheckpointError(f"{source}: ends inside the weights of {layer.name} (truncated file?)")
