@@ -110,7 +110,7 @@ class Trainer:
         np.random.seed(e.seed)
         torch.manual_seed(e.seed)  # same initial weights on every rank
         self.net_g = builders.build_generator(cfg.model).to(self.device, memory_format=self.memory_format)
-        if self.gan and cfg.paths.pretrained_g:
+        if cfg.paths.pretrained_g:  # either stage: fine-tuning a pretrained model starts here
             self._load_pretrained(cfg.paths.pretrained_g)
         self.ema = ModelEMA(self.net_g, e.ema_decay) if e.ema_decay > 0 else None
         self.opt_g = builders.build_optimizer(self.net_g.parameters(), t.lr_g, t)
@@ -167,13 +167,18 @@ class Trainer:
 
     def _load_pretrained(self, path: str) -> None:
         from ..weights import load_state_dict_file, read_generator
+        from ..weights.io import resolve_source
 
-        if not Path(path).is_file():
+        try:  # a file, or a pretrained model's name (esrgan-lesson weights list)
+            source = resolve_source(path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"paths.pretrained_g: {exc}") from None
+        if not source.is_file():
             raise CheckpointError(f"paths.pretrained_g: no file at {path} (train the PSNR stage first)")
         if self.cfg.model.type == "rrdbnet":
-            sd, _ = read_generator(path, scale=self.cfg.model.scale)
+            sd, _ = read_generator(source, scale=self.cfg.model.scale)
         else:
-            sd = load_state_dict_file(path)
+            sd = load_state_dict_file(source)
         try:
             self.net_g.load_state_dict(sd, strict=True)
         except RuntimeError as exc:
