@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import DataError
-from .paper import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, YCBCR_MATRIX, YCBCR_OFFSET
+from ..errors import DataError
+from ..paper import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, YCBCR_MATRIX, YCBCR_OFFSET
 
 #: Peak value of the 0-255 units the metrics are computed in.
 PEAK = 255.0
