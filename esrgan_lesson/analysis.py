@@ -180,3 +180,56 @@ def network_cost(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> Network
     model.zero_grad(set_to_none=True)
     times.sort()
     return NetworkCost(params, int(flops), int(sum(seen.values())), times[len(times) // 2])
+
+
+@dataclass(frozen=True)
+class EffectiveField:
+    """Where the gradient of one output pixel lands in the input.
+
+    Attributes:
+        radius: the smallest Chebyshev radius (LR pixels) around the input
+            pixel under the probed output pixel that holds ``fraction`` of
+            the total |d output / d input|; a square of side ``2 * radius + 1``.
+        fraction: the share of the gradient mass the radius holds (e.g. 0.95).
+        max_radius: the largest radius the input allows (its border); a
+            ``radius`` equal to it means the field may reach beyond the input.
+        grad_map: (H, W) float64 map of |d output / d input| summed over channels.
+    """
+
+    radius: int
+    fraction: float
+    max_radius: int
+    grad_map: torch.Tensor
+
+
+def effective_receptive_field(model: nn.Module, x: torch.Tensor, fraction: float = 0.95) -> EffectiveField:
+    """Gradient probe of the central output pixel of ``model(x)``.
+
+    Back-propagates the sum over channels of the output pixel at the centre of
+    the (upscaled) output to the input ``x`` (1, C, H, W) in [0, 1], and finds
+    the radius around the corresponding input pixel that holds ``fraction``
+    of the absolute gradient. The theoretical receptive field
+    (:func:`esrgan_lesson.models.receptive_field`) bounds where the gradient
+    *can* be non-zero; this measures where it is large.
+    """
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"x must be one image (1, C, H, W), got {tuple(x.shape)}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    x = x.detach().clone().requires_grad_(True)
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    s = out.shape[-1] // x.shape[-1]
+    cy, cx = out.shape[-2] // 2, out.shape[-1] // 2
+    out[0, :, cy, cx].sum().backward()
+    grad = x.grad.detach().abs().sum(dim=(0, 1)).double()
+    iy, ix = cy // s, cx // s
+    h, w = grad.shape
+    ys = (torch.arange(h) - iy).abs().view(-1, 1)
+    xs = (torch.arange(w) - ix).abs().view(1, -1)
+    ring = torch.maximum(ys, xs)
+    max_radius = int(ring.max())
+    mass = torch.bincount(ring.flatten(), weights=grad.flatten(), minlength=max_radius + 1).cumsum(0)
+    radius = int((mass >= fraction * mass[-1]).nonzero()[0])
+    model.zero_grad(set_to_none=True)
+    return EffectiveField(radius, fraction, max_radius, grad)

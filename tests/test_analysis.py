@@ -65,3 +65,22 @@ def test_network_cost_counts() -> None:
     assert with_bn.activation_bytes > big.activation_bytes
     # conv FLOPs of one 3x3 conv 8->8 at 8x8: 2*9*8*8*64 = 73,728; two per block
     assert big.flops - small.flops == pytest.approx(2 * 2 * 73_728, rel=0.01)
+
+
+def test_effective_receptive_field_of_known_kernels() -> None:
+    import torch
+    from torch import nn
+
+    from esrgan_lesson.analysis import effective_receptive_field
+
+    conv = nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    one = effective_receptive_field(conv, torch.rand(1, 1, 15, 15))
+    assert one.radius == 1 and one.max_radius == 7 and int((one.grad_map > 0).sum()) == 9
+    two = effective_receptive_field(nn.Sequential(conv, conv), torch.rand(1, 1, 15, 15))
+    # two stacked all-ones 3x3 kernels: weights 1,2,3,2,1 per axis; the 3x3 centre holds 7*7 = 49 of 81
+    assert two.radius == 2 and abs(float(two.grad_map.sum()) - 81.0) < 1e-9
+    x = torch.rand(1, 1, 15, 15)
+    assert effective_receptive_field(nn.Sequential(conv, conv), x, fraction=0.60).radius == 1  # 49/81 = 0.605
+    assert effective_receptive_field(nn.Sequential(conv, conv), x, fraction=0.61).radius == 2
