@@ -202,6 +202,13 @@ class EffectiveField:
     grad_map: torch.Tensor
 
 
+def chebyshev_rings(grad_map: torch.Tensor, centre: tuple[int, int] | None = None) -> torch.Tensor:
+    """(H, W) long tensor: each pixel's Chebyshev distance to ``centre`` (default: the middle pixel)."""
+    h, w = grad_map.shape[-2:]
+    cy, cx = centre if centre is not None else (h // 2, w // 2)
+    return torch.maximum((torch.arange(h) - cy).abs().view(-1, 1), (torch.arange(w) - cx).abs().view(1, -1))
+
+
 def effective_receptive_field(model: nn.Module, x: torch.Tensor, fraction: float = 0.95) -> EffectiveField:
     """Gradient probe of the central output pixel of ``model(x)``.
 
@@ -223,11 +230,7 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, fraction: float
     cy, cx = out.shape[-2] // 2, out.shape[-1] // 2
     out[0, :, cy, cx].sum().backward()
     grad = x.grad.detach().abs().sum(dim=(0, 1)).double()
-    iy, ix = cy // s, cx // s
-    h, w = grad.shape
-    ys = (torch.arange(h) - iy).abs().view(-1, 1)
-    xs = (torch.arange(w) - ix).abs().view(1, -1)
-    ring = torch.maximum(ys, xs)
+    ring = chebyshev_rings(grad, (cy // s, cx // s))
     max_radius = int(ring.max())
     mass = torch.bincount(ring.flatten(), weights=grad.flatten(), minlength=max_radius + 1).cumsum(0)
     radius = int((mass >= fraction * mass[-1]).nonzero()[0])
