@@ -3,11 +3,13 @@
 Submodules, one job each:
 
 - :mod:`esrgan_lesson.models`    RRDBNet, SRResNet, discriminator, VGG/MINC feature nets
-- :mod:`esrgan_lesson.weights`   checkpoint loading/saving in every key layout, interpolation
+- :mod:`esrgan_lesson.weights`   checkpoint loading/saving in every key layout, ncnn models,
+                                 the pretrained catalogue (x4plus offline, the official pair online),
+                                 interpolation
 - :mod:`esrgan_lesson.inference` tiled upscaling of images
 - :mod:`esrgan_lesson.imageio`   reading and writing images safely
 - :mod:`esrgan_lesson.imresize`  MATLAB-compatible bicubic resize
-- :mod:`esrgan_lesson.metrics`   PSNR/SSIM as SR papers report them
+- :mod:`esrgan_lesson.metrics`   PSNR/SSIM as SR papers report them, NIQE
 - :mod:`esrgan_lesson.data`      datasets, crops and augmentation
 - :mod:`esrgan_lesson.losses`    pixel, perceptual and (relativistic) GAN losses
 - :mod:`esrgan_lesson.training`  the two-stage training engine
