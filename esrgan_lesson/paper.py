@@ -71,6 +71,19 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
+#: NIQE (Mittal, Soundararajan & Bovik, "Making a completely blind image quality
+#: analyzer", IEEE SPL 2013; the LIVE release's computequality.m with its
+#: recommended 96, 96, 0, 0): 96x96 blocks without overlap at scale 1 (48x48 at 1/2).
+NIQE_BLOCK = 96
+#: NIQE's local mean/contrast normalisation: fspecial('gaussian', 7, 7/6), and the
+#: constant C in (I - mu) / (sigma + C).
+NIQE_WINDOW = 7
+NIQE_SIGMA = 7 / 6
+NIQE_C = 1.0
+#: Shape grid of NIQE's moment-matching (A)GGD fits: 0.2:0.001:10 (estimateaggdparam.m).
+NIQE_SHAPE_MIN = 0.2
+NIQE_SHAPE_MAX = 10.0
+NIQE_SHAPE_STEP = 0.001
 
 # --- Degradation and colour conventions (data pipeline, metrics) -------------
 #: MATLAB imresize bicubic: Keys cubic kernel coefficient a = -0.5 and
