@@ -36,3 +36,36 @@ def test_permissions_are_not_owner_only(tmp_path) -> None:
         assert target.stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode
     finally:
         os.umask(umask)
+
+
+def test_write_is_fsynced_before_rename_and_folder_after(tmp_path, monkeypatch) -> None:
+    """The data reaches the disk before the rename, the folder entry after it (durable across a crash)."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else str(fd)
+        events.append(("fsync", target))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = atomic_write_bytes(tmp_path / "sub" / "f.bin", b"data")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    if os.path.isdir("/proc/self/fd"):
+        assert events[0][1].endswith(".part") and events[2][1] == str(target.parent)
+
+
+def test_partial_files_finds_leftovers_of_killed_writers(tmp_path) -> None:
+    from esrgan_lesson.fileio import partial_files
+
+    (tmp_path / ".ckpt_00000004.pt.abc123.part").write_bytes(b"half")
+    (tmp_path / ".best.pt.x.part").write_bytes(b"half")
+    (tmp_path / "ckpt_00000002.pt").write_bytes(b"whole")
+    assert [p.name for p in partial_files(tmp_path)] == [".best.pt.x.part", ".ckpt_00000004.pt.abc123.part"]
+    assert [p.name for p in partial_files(tmp_path, "ckpt_*.pt")] == [".ckpt_00000004.pt.abc123.part"]
+    assert partial_files(tmp_path / "missing") == []
