@@ -74,3 +74,64 @@ def test_bad_data_is_one_line_error(tmp_path: Path, capsys) -> None:
     assert "download.py" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["evaluate", "--data", str(tmp_path / "empty")]) == 2
+
+
+def _expected_niqe(hr_path: Path, scale: int, model=None) -> tuple[float, float, float | None]:
+    """HR, bicubic and model NIQE of one HR-only image, computed here from the metric itself."""
+    from esrgan_lesson.data.benchmark import load_eval_pair
+    from esrgan_lesson.imageio import to_uint
+    from esrgan_lesson.metrics import niqe
+
+    hr, lr = load_eval_pair(hr_path, None, scale)
+    bic = np.clip(imresize(lr.astype(np.float64), scale=scale), 0, 1)
+    out = None
+    if model is not None:
+        from esrgan_lesson.inference import upscale
+
+        out = niqe(to_uint(upscale(model, lr, device="cpu"), 8), crop_border=scale).score
+    return (niqe(to_uint(hr, 8), crop_border=scale).score, niqe(to_uint(bic, 8), crop_border=scale).score, out)
+
+
+def test_niqe_columns_match_the_metric(tmp_path: Path, capsys) -> None:
+    from esrgan_lesson.models import RRDBNet
+    from esrgan_lesson.weights import save_generator
+
+    hr_dir = tmp_path / "Big" / "HR"
+    write_image(hr_dir / "astro.png", skdata.astronaut()[:400, :400].astype(np.float32) / 255)  # 392 after crop
+    torch.manual_seed(0)
+    net = RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4).eval()
+    with torch.no_grad():  # an untrained net's output is almost flat (no NIQE features); x4 weights give texture
+        for p in net.parameters():
+            p.mul_(4)
+    weights = save_generator(net, tmp_path / "g.safetensors")
+    assert main(["evaluate", "--data", str(hr_dir), "--scale", "4", "--weights", str(weights), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("HR "))
+    hr_niqe, _, _, bic_niqe, _, _, model_niqe, _ = _row(out, "HR ")
+    exp_hr, exp_bic, exp_model = _expected_niqe(hr_dir / "astro.png", 4, net)
+    assert (hr_niqe, bic_niqe, model_niqe) == pytest.approx((exp_hr, exp_bic, exp_model), abs=0.006)
+    assert bic_niqe > hr_niqe + 1  # bicubic x4 is blurred: much less natural than the photo
+    assert "*" not in line and "n/a" not in line and "needs >=" not in out
+    assert "Ma's score and PI" in out and "not computed" in out
+
+
+def test_niqe_is_averaged_over_large_enough_images_only(tmp_path: Path, capsys) -> None:
+    hr_dir = tmp_path / "Mixed"
+    write_image(hr_dir / "astro.png", skdata.astronaut()[:400, :400].astype(np.float32) / 255)
+    write_image(hr_dir / "small.png", skdata.chelsea()[:200, :200].astype(np.float32) / 255)  # 4 blocks
+    write_image(hr_dir / "flat.png", np.full((400, 400, 3), 0.5, np.float32))  # 16 blocks, no features
+    assert main(["evaluate", "--data", str(hr_dir), "--scale", "4"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("Mixed"))
+    exp_hr, exp_bic, _ = _expected_niqe(hr_dir / "astro.png", 4)
+    cells = line.split()
+    assert cells[2] == f"{exp_hr:.2f}*" and cells[4] == f"{exp_bic:.2f}*"
+    assert "needs >= 16 blocks of 96x96" in out and "n/a = no image has them (<16 blocks, or flat)" in out
+
+
+def test_too_small_outputs_print_na(bench: Path, capsys) -> None:
+    assert main(["evaluate", "--data", str(bench), "--scale", "2"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("Tiny"))
+    assert line.split()[2] == "n/a" and line.split()[4] == "n/a"
+    assert "n/a = no image has them (<16 blocks, or flat)" in out

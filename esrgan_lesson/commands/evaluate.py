@@ -1,4 +1,4 @@
-"""``esrgan-lesson evaluate``: PSNR/SSIM of a generator next to the bicubic baseline.
+"""``esrgan-lesson evaluate``: PSNR/SSIM and NIQE of a generator next to the bicubic baseline.
 
     esrgan-lesson evaluate [--weights W] --data Set5|demo|PATH [--data ...]
                            [--scale 4] [--save DIR] [--device D] [--tile N]
@@ -8,6 +8,14 @@ Metrics follow the SR papers (see :mod:`esrgan_lesson.metrics`): Y channel of
 MATLAB bicubic upscaling of the same LR input. Without ``--weights`` only the
 baseline is printed. ``--save DIR`` writes the model's outputs (or, without
 weights, the bicubic ones) to ``DIR/<set>/<name>.png``.
+
+NIQE (:func:`esrgan_lesson.metrics.niqe`, no-reference, lower is better) is
+printed for HR, bicubic and model outputs on the same 8-bit, cropped images,
+averaged over the images that give at least 16 blocks of 96x96 (392x392 at
+crop 4) and are not flat: ``n/a`` when none does, ``*`` when only some do.
+Ma's score, and so the PIRM Perceptual Index ``((10 - Ma) + NIQE) / 2``, need
+Ma et al.'s trained regression forests, which are not available offline: they
+are not computed.
 """
 from __future__ import annotations
 
@@ -24,17 +32,28 @@ from ..device import select_device
 from ..errors import ESRGANError
 from ..imageio import to_uint, write_image
 from ..imresize import imresize
-from ..metrics import psnr, ssim
+from ..metrics import NIQE_MIN_BLOCKS, NiqeSizeError, niqe, niqe_blocks, psnr, ssim
+from ..paper import NIQE_BLOCK
+
+#: Printed under every table (the package cannot compute these offline).
+NO_MA_NOTE = ("Ma's score and PI = ((10 - Ma) + NIQE)/2 need Ma et al.'s trained regression forests, "
+              "not available offline: not computed.")
 
 
 @dataclass
 class SetScores:
-    """Per-set mean Y-PSNR (dB) and SSIM of bicubic and (optionally) the model."""
+    """Per-image Y-PSNR (dB) and SSIM of bicubic and (optionally) the model, and NIQE.
+
+    NIQE lists hold ``None`` for images too small for :data:`NIQE_MIN_BLOCKS` blocks, or flat.
+    """
 
     name: str
     count: int = 0
     bicubic: list[tuple[float, float]] = field(default_factory=list)
     model: list[tuple[float, float]] = field(default_factory=list)
+    hr_niqe: list[float | None] = field(default_factory=list)
+    bicubic_niqe: list[float | None] = field(default_factory=list)
+    model_niqe: list[float | None] = field(default_factory=list)
 
     @staticmethod
     def _mean(rows: list[tuple[float, float]]) -> tuple[float, float]:
@@ -58,6 +77,24 @@ def _scores(out: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     return psnr(a, b, crop_border=scale), ssim(a, b, crop_border=scale)
 
 
+def _niqe(img: np.ndarray, scale: int) -> float | None:
+    """NIQE of an (H, W, 3) float [0, 1] image rounded to 8 bits, crop ``scale``; None if too small or flat."""
+    if niqe_blocks(img.shape[0], img.shape[1], scale) < NIQE_MIN_BLOCKS:
+        return None
+    try:
+        return niqe(to_uint(img, 8), crop_border=scale).score
+    except NiqeSizeError:  # e.g. blocks without texture: no defined features
+        return None
+
+
+def niqe_cell(values: list[float | None]) -> str:
+    """Mean NIQE for a table cell: ``n/a`` if no image was scored, ``*`` if only some were."""
+    scored = [v for v in values if v is not None]
+    if not scored:
+        return "n/a"
+    return f"{np.mean(scored):.2f}" + ("*" if len(scored) < len(values) else "")
+
+
 def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = None, tile: int | None = None,
                  device: torch.device | None = None, save_dir: Path | None = None) -> SetScores:
     """Score every image of ``eval_set``; write outputs under ``save_dir/<set>/`` if given."""
@@ -66,6 +103,8 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
         hr, lr = load_eval_pair(hr_path, lr_path, scale)
         bic = np.clip(imresize(lr.astype(np.float64), scale=scale), 0.0, 1.0)
         result.bicubic.append(_scores(bic, hr, scale))
+        result.hr_niqe.append(_niqe(hr, scale))
+        result.bicubic_niqe.append(_niqe(bic, scale))
         out = bic
         if model is not None:
             from ..inference import upscale  # lazy: the bicubic path needs no model code
@@ -74,6 +113,7 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
             if out.shape != hr.shape:
                 raise ESRGANError(f"{name}: model output {out.shape[:2]} != HR {hr.shape[:2]}; is --scale right?")
             result.model.append(_scores(out, hr, scale))
+            result.model_niqe.append(_niqe(out, scale))
         if save_dir is not None:
             write_image(save_dir / eval_set.name / f"{name}.png", out)
         result.count += 1
@@ -81,26 +121,36 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
 
 
 def format_table(rows: list[SetScores], with_model: bool, scale: int) -> str:
-    """A plain-text table of the per-set means."""
-    head = f"{'set':<12}{'images':>7}  {'bicubic PSNR/SSIM':>18}"
+    """A plain-text table of the per-set means, with notes on NIQE and on what is not computed."""
+    head = f"{'set':<12}{'images':>7}  {'HR NIQE':>7}  {'bicubic PSNR/SSIM':>18}  {'NIQE':>6}"
     if with_model:
-        head += f"  {'model PSNR/SSIM':>18}  {'gain dB':>7}"
-    lines = [f"x{scale}, Y channel, crop {scale}", head, "-" * len(head)]
+        head += f"  {'model PSNR/SSIM':>18}  {'NIQE':>6}  {'gain dB':>7}"
+    lines = [f"x{scale}, Y channel, crop {scale}; NIQE: no-reference, lower is better", head, "-" * len(head)]
+    cells = []
     for r in rows:
         bp, bs = r.bicubic_mean
-        line = f"{r.name:<12}{r.count:>7}  {bp:>10.2f}/{bs:.4f}"
+        cells += [niqe_cell(r.hr_niqe), niqe_cell(r.bicubic_niqe)]
+        line = f"{r.name:<12}{r.count:>7}  {cells[-2]:>7}  {bp:>11.2f}/{bs:.4f}  {cells[-1]:>6}"
         if with_model:
             mp, ms = r.model_mean
-            line += f"  {mp:>10.2f}/{ms:.4f}  {mp - bp:>+7.2f}"
+            cells.append(niqe_cell(r.model_niqe))
+            line += f"  {mp:>11.2f}/{ms:.4f}  {cells[-1]:>6}  {mp - bp:>+7.2f}"
         lines.append(line)
+    side = NIQE_BLOCK * math.ceil(math.sqrt(NIQE_MIN_BLOCKS)) + 2 * scale
+    if any(c == "n/a" or c.endswith("*") for c in cells):
+        lines.append(f"NIQE needs >= {NIQE_MIN_BLOCKS} blocks of {NIQE_BLOCK}x{NIQE_BLOCK} after the crop (e.g. "
+                     f"{side}x{side}): n/a = no image has them (<{NIQE_MIN_BLOCKS} blocks, or flat), "
+                     "* = mean over those that do")
+    lines.append(NO_MA_NOTE)
     return "\n".join(lines)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate",
-        help="Y-channel PSNR/SSIM of a generator beside the bicubic baseline",
-        description="PSNR/SSIM on the Y channel (crop = scale), as SR papers report them, next to MATLAB bicubic.",
+        help="Y-channel PSNR/SSIM and NIQE of a generator beside the bicubic baseline",
+        description="PSNR/SSIM on the Y channel (crop = scale), as SR papers report them, and NIQE (no-reference, "
+                    f"needs >= {NIQE_MIN_BLOCKS} blocks of 96x96), next to MATLAB bicubic. " + NO_MA_NOTE,
     )
     parser.add_argument("--weights", metavar="W", help="generator checkpoint; without it only bicubic is scored")
     parser.add_argument("--data", action="append", required=True, metavar="SET",
