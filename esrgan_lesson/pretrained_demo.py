@@ -26,7 +26,7 @@ from .errors import DataError
 from .explorer import flat_mask, masked_gradient_energy
 from .imageio import read_image
 from .inference import upscale
-from .metrics import psnr
+from .metrics import NiqeSizeError, niqe, niqe_blocks, psnr
 from .sr_problem import downscale, quantize, upscale_bicubic
 
 #: A photo that is in no part of the demo set: matplotlib's sample image of Grace Hopper
@@ -92,8 +92,6 @@ def _chw(img: np.ndarray) -> torch.Tensor:
 
 def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScores:
     """Score an (H, W, 3) output in [0, 1] against ``hr`` of the same shape."""
-    from .metrics.niqe import NiqeTooSmall, niqe_blocks, niqe
-
     if sr.shape != hr.shape:
         raise DataError(f"output {sr.shape} and ground truth {hr.shape} differ in shape")
     to8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
@@ -102,10 +100,10 @@ def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScore
     textured = ~flat_mask(h, fraction=1.0 - TEXTURED_FRACTION)
     everything = torch.ones_like(flat)
     ratio = lambda m: masked_gradient_energy(s, m) / masked_gradient_energy(h, m)  # noqa: E731
-    blocks = niqe_blocks(sr.shape[:2])
+    blocks = niqe_blocks(*sr.shape[:2])
     try:
         score: float | None = float(niqe(to8(sr)))
-    except NiqeTooSmall:
+    except NiqeSizeError:
         score = None
     return DetailScores(float(psnr(to8(sr), to8(hr), crop_border=scale)), score, blocks, ratio(everything),
                         ratio(flat), ratio(textured))
@@ -113,9 +111,10 @@ def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScore
 
 def format_scores(scores: dict[str, DetailScores]) -> str:
     """A text table of :func:`detail_scores` results, rounded for stable notebook output."""
-    lines = [f"{'method':34s} {'Y-PSNR dB':>9s} {'NIQE':>6s} {'blocks':>6s} {'grad':>6s} {'flat':>6s} {'textured':>8s}"]
+    w = max(len("method"), *(len(n) for n in scores))
+    lines = [f"{'method':{w}s} {'Y-PSNR dB':>9s} {'NIQE':>6s} {'blocks':>6s} {'grad':>6s} {'flat':>6s} {'textured':>8s}"]
     for name, sc in scores.items():
         nq = f"{sc.niqe:6.2f}" if sc.niqe is not None else f"{'n/a':>6s}"
-        lines.append(f"{name:34s} {sc.y_psnr:9.2f} {nq} {sc.niqe_blocks:6d} {sc.grad_ratio:6.2f} "
+        lines.append(f"{name:{w}s} {sc.y_psnr:9.2f} {nq} {sc.niqe_blocks:6d} {sc.grad_ratio:6.2f} "
                      f"{sc.flat_ratio:6.2f} {sc.textured_ratio:8.2f}")
     return "\n".join(lines)
