@@ -10,9 +10,16 @@ Layouts understood:
 Each item is ``dict(lr=(3, h, w) float32 [0, 1], hr=(3, h*scale, w*scale)
 float32 [0, 1], name=str)``. With ``hr_patch`` set, a random aligned crop
 (HR patch ``hr_patch``, LR patch ``hr_patch // scale``) is taken; with
-``augment`` the pair is flipped/rotated (ESRGAN Sec. 4.1). Random draws come
-from the dataset's own numpy generator (``seed``); pass ``worker_init`` as
-a DataLoader ``worker_init_fn`` so each worker draws different crops.
+``augment`` the pair is flipped/rotated (ESRGAN Sec. 4.1).
+
+Two ways to draw the crop and the flip:
+
+* ``ds[i]``: from the dataset's own numpy generator (``seed``); pass
+  :func:`worker_init` as a DataLoader ``worker_init_fn`` so each worker (also
+  inside a ``ConcatDataset``) draws different crops.
+* ``ds.item(i, rng)`` with a generator of your own; the training engine's
+  :class:`~esrgan_lesson.data.epoch.EpochPairs` passes one derived from
+  ``(seed, epoch, index)``, so no worker-side state matters (exact resume).
 """
 from __future__ import annotations
 
@@ -124,23 +131,45 @@ class PairedImageDataset(Dataset):
         return hr, lr
 
     def __getitem__(self, i: int) -> dict:
+        return self.item(i, self.rng)
+
+    def item(self, i: int, rng: np.random.Generator) -> dict:
+        """Pair ``i`` with its crop and flip drawn from ``rng`` (see the module docstring)."""
         hr, lr = self._load(i)
         if self.hr_patch is not None:
             lp = self.hr_patch // self.scale
-            y = int(self.rng.integers(0, lr.shape[0] - lp + 1))
-            x = int(self.rng.integers(0, lr.shape[1] - lp + 1))
+            y = int(rng.integers(0, lr.shape[0] - lp + 1))
+            x = int(rng.integers(0, lr.shape[1] - lp + 1))
             lr = lr[y:y + lp, x:x + lp]
             s = self.scale
             hr = hr[y * s:(y + lp) * s, x * s:(x + lp) * s]
         if self.augment:
-            code = int(self.rng.integers(0, NUM_AUGMENTS))
+            code = int(rng.integers(0, NUM_AUGMENTS))
             lr, hr = augment_numpy(lr, code), augment_numpy(hr, code)
         to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
         return {"lr": to_t(lr), "hr": to_t(hr), "name": self.pairs[i][0].stem}
 
 
+def _paired_datasets(dataset: Dataset) -> list[PairedImageDataset]:
+    """Every :class:`PairedImageDataset` in ``dataset`` (itself, or inside ConcatDataset/Subset, nested)."""
+    if isinstance(dataset, PairedImageDataset):
+        return [dataset]
+    found: list[PairedImageDataset] = []
+    for child in getattr(dataset, "datasets", None) or [getattr(dataset, "dataset", None)]:
+        if isinstance(child, Dataset):
+            found += _paired_datasets(child)
+    return found
+
+
 def worker_init(worker_id: int) -> None:
-    """``DataLoader(worker_init_fn=worker_init)``: distinct, reproducible crops per worker."""
+    """``DataLoader(worker_init_fn=worker_init)``: distinct, reproducible crops per worker.
+
+    Reseeds every :class:`PairedImageDataset` the worker's dataset holds (also
+    the parts of a ``ConcatDataset``) from the worker's seed and the part's
+    position, so no two workers, and no two parts, share a random stream.
+    """
     info = get_worker_info()
-    if info is not None and isinstance(info.dataset, PairedImageDataset):
-        info.dataset.reseed(int(info.seed % (2**32)))
+    if info is None:
+        return
+    for k, ds in enumerate(_paired_datasets(info.dataset)):
+        ds.reseed(int(np.random.SeedSequence([int(info.seed) % 2**64, k]).generate_state(1, np.uint64)[0]))

@@ -113,26 +113,44 @@ def load_hr_images(folders: list[Path]) -> list[np.ndarray]:
 
 
 class LoaderSampler:
-    """``(lr, hr)`` batches from a DataLoader over :class:`PairedImageDataset`, forever.
+    """``(lr, hr)`` batches from a DataLoader over the training folders, forever.
 
-    Each pass over the data reshuffles with ``seed + epoch``. Resuming restarts
-    the interrupted epoch (not bit-exact; the device sampler is).
+    The folders' :class:`PairedImageDataset` parts are read through
+    :class:`~esrgan_lesson.data.epoch.EpochPairs`: epoch ``e`` visits the
+    items in a permutation made from ``(seed, e)``, and each item's crop and
+    flip come from ``(seed, e, index)``, so the batches do not depend on
+    ``data.num_workers`` or on any worker's state. :meth:`state_dict` holds the
+    epoch and the batches consumed in it; a resumed run skips exactly those.
     """
 
     def __init__(self, cfg: TrainConfig, folders: list[Path], device: torch.device, seed: int) -> None:
-        from torch.utils.data import ConcatDataset, DataLoader
-
-        from ..data import PairedImageDataset, worker_init
+        from ..data import PairedImageDataset
+        from ..data.epoch import EpochPairs
 
         t = cfg.train
         sets = [PairedImageDataset(f, cfg.data.train_lr, cfg.model.scale, t.hr_patch, cfg.data.augment,
                                    cfg.data.cache, seed=seed) for f in folders]
-        self.dataset = ConcatDataset(sets)
-        self.device, self.seed, self.epoch = device, seed, 0
-        self._make = lambda g: DataLoader(self.dataset, batch_size=t.batch_size, shuffle=True, drop_last=True,
-                                          num_workers=cfg.data.num_workers, worker_init_fn=worker_init,
-                                          generator=g, pin_memory=device.type == "cuda")
+        self.dataset = EpochPairs(sets, seed)
+        if len(self.dataset) < t.batch_size:
+            raise DataError(f"train.batch_size={t.batch_size} is larger than the {len(self.dataset)} "
+                            "training images (data.sampler=dataset drops incomplete batches)")
+        self.device, self.seed, self.batch_size = device, seed, t.batch_size
+        self.num_workers = cfg.data.num_workers
+        self.epoch, self.batch = 0, 0
         self._it: Iterator | None = None
+
+    def _loader(self) -> Any:
+        from torch.utils.data import DataLoader
+
+        from ..data import worker_init
+        from ..data.epoch import EpochKeys
+
+        keys = EpochKeys(len(self.dataset), self.seed, self.epoch, start=self.batch * self.batch_size)
+        # The generator only seeds the workers' torch/NumPy/random; no draw here depends on them.
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=keys, drop_last=True,
+                          num_workers=self.num_workers, worker_init_fn=worker_init,
+                          generator=torch.Generator().manual_seed(self.seed + self.epoch),
+                          pin_memory=self.device.type == "cuda")
 
     def __iter__(self) -> "LoaderSampler":
         return self
@@ -140,26 +158,29 @@ class LoaderSampler:
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
         while True:
             if self._it is None:
-                self._it = iter(self._make(torch.Generator().manual_seed(self.seed + self.epoch)))
+                self._it = iter(self._loader())
             try:
                 batch = next(self._it)
-                return (batch["lr"].to(self.device, non_blocking=True),
-                        batch["hr"].to(self.device, non_blocking=True))
             except StopIteration:
-                self._it, self.epoch = None, self.epoch + 1
+                self._it, self.epoch, self.batch = None, self.epoch + 1, 0
+                continue
+            self.batch += 1
+            return (batch["lr"].to(self.device, non_blocking=True),
+                    batch["hr"].to(self.device, non_blocking=True))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch}
+        """``{"epoch": e, "batch": b}``: the next batch is batch ``b`` of epoch ``e``."""
+        return {"epoch": self.epoch, "batch": self.batch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch, self._it = int(state["epoch"]), None
+        self.epoch, self.batch, self._it = int(state["epoch"]), int(state.get("batch", 0)), None
 
 
 def build_sampler(cfg: TrainConfig, device: torch.device, seed: int) -> Any:
     """The training batch source: an iterator of ``(lr, hr)`` with state_dict()/load_state_dict().
 
     ``data.sampler: device`` gives a :class:`~esrgan_lesson.data.DevicePatchSampler`
-    seeded with ``seed`` (bit-exact resume); ``dataset`` a :class:`LoaderSampler`.
+    seeded with ``seed``; ``dataset`` a :class:`LoaderSampler`. Both resume exactly.
     """
     folders, _, _ = train_folders(cfg)
     if cfg.data.sampler == "dataset":

@@ -1,4 +1,4 @@
-"""Training checkpoints: atomic writes, exact RNG capture, keep-last-K pruning.
+"""Training checkpoints: durable atomic writes, exact RNG capture, keep-last-K pruning.
 
 A checkpoint is a ``torch.save``'d dict holding only tensors and primitive
 containers, so it loads with ``torch.load(..., weights_only=True)``:
@@ -6,6 +6,15 @@ containers, so it loads with ``torch.load(..., weights_only=True)``:
 ``net_g``, ``net_d``, ``net_g_ema``, ``opt_g``, ``opt_d``, ``sched_g``,
 ``sched_d``, ``scaler`` (absent parts are ``None``) and ``rng`` (Python,
 NumPy, torch CPU, every CUDA device, and the data sampler's generator).
+
+Crash safety: :func:`save_checkpoint` writes through
+:func:`~esrgan_lesson.fileio.atomic_path` (temporary file, fsync, rename,
+fsync of the folder), so a step checkpoint is either complete or absent. A
+kill during the write leaves a hidden ``.ckpt_<step>.pt.<random>.part``;
+:func:`prune_checkpoints` removes such leftovers. Resuming with ``auto``
+(:func:`load_latest_checkpoint`) takes the newest step checkpoint that
+*loads*, so a damaged newest file (a disk that lost it) falls back to the
+previous one, and pruning keeps the ``K`` newest checkpoints that load.
 """
 from __future__ import annotations
 
@@ -18,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, partial_files
 
 #: Identifies files written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT = "esrgan-lesson-train-v1"
@@ -65,18 +74,31 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a training checkpoint with ``weights_only=True`` (CPU tensors)."""
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """Load a training checkpoint with ``weights_only=True`` (CPU tensors).
+
+    ``mmap=True`` maps the tensors instead of reading them (a cheap check that
+    the file is whole: a truncated zip has no central directory).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # corrupt or foreign file
         raise CheckpointError(f"cannot read checkpoint {path}: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an esrgan-lesson training checkpoint")
     return state
+
+
+def checkpoint_loads(path: str | Path) -> bool:
+    """True when ``path`` opens as a training checkpoint (tensors memory-mapped, not read)."""
+    try:
+        load_checkpoint(path, mmap=True)
+    except CheckpointError:
+        return False
+    return True
 
 
 def step_checkpoint_path(folder: str | Path, step: int) -> Path:
@@ -94,14 +116,43 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
 
 
 def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The newest step checkpoint in ``folder``, or ``None``."""
-    found = list_checkpoints(folder)
-    return found[-1] if found else None
+    """The newest step checkpoint in ``folder`` that loads, or ``None``."""
+    for path in reversed(list_checkpoints(folder)):
+        if checkpoint_loads(path):
+            return path
+    return None
+
+
+def load_latest_checkpoint(folder: str | Path) -> tuple[Path, dict[str, Any], list[str]] | None:
+    """``(path, state, problems)`` of the newest step checkpoint that loads, or ``None``.
+
+    ``problems`` holds one line per newer checkpoint that was skipped because it
+    does not load (e.g. truncated by a crash of the disk before it was flushed).
+    """
+    problems: list[str] = []
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            return path, load_checkpoint(path), problems
+        except CheckpointError as exc:
+            problems.append(str(exc))
+    return None
 
 
 def prune_checkpoints(folder: str | Path, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` step checkpoints; returns the deleted paths."""
-    old = list_checkpoints(folder)[:-keep_last] if keep_last > 0 else []
-    for p in old:
-        p.unlink(missing_ok=True)
-    return old
+    """Keep the newest ``keep_last`` step checkpoints that load; delete the rest.
+
+    Deleted: older step checkpoints, step checkpoints that do not load, and the
+    temporary files of writes that were killed (``.ckpt_*.pt.*.part``,
+    ``.best.pt.*.part``). Call it only when no checkpoint write is in progress.
+    Returns the deleted paths.
+    """
+    kept, gone = 0, []
+    for path in reversed(list_checkpoints(folder)):
+        if kept < keep_last and checkpoint_loads(path):
+            kept += 1
+        else:
+            gone.append(path)
+    gone += partial_files(folder, "ckpt_*.pt") + partial_files(folder, BEST_NAME)
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return gone

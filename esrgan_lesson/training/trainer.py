@@ -14,7 +14,6 @@ data parallelism (see :mod:`.distributed`).
 """
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -28,15 +27,16 @@ from torch import nn
 from ..config import TrainConfig, load_config, save_config
 from ..device import select_device
 from ..errors import CheckpointError, ESRGANError
-from ..losses import GANLoss, pixel_loss
+from ..losses import GANLoss
 from . import builders
-from .checkpoint import (BEST_NAME, capture_rng, latest_checkpoint, load_checkpoint, prune_checkpoints,
-                         restore_rng, save_checkpoint, step_checkpoint_path)
+from .checkpoint import step_checkpoint_path
 from .distributed import (DistInfo, any_flag, barrier, broadcast_buffers, dist_info_from_env, init_distributed,
                           rank_device)
 from .ema import ModelEMA
 from .evaluation import evaluate_generator
 from .logger import RunLogger
+from .state import CheckpointMixin
+from .step import StepMixin, StepStatus
 
 
 class TrainingError(ESRGANError):
@@ -49,7 +49,9 @@ class TrainResult:
 
     ``stopped_by`` is ``"iterations"`` or ``"max_seconds"``; ``history`` holds
     the logged training rows (dicts with ``step``, ``loss``...), ``val`` the
-    validation rows; paths are ``None`` on non-zero ranks.
+    validation rows; paths are ``None`` on non-zero ranks. ``skipped_steps``
+    counts steps skipped for non-finite losses/gradients, ``scaler_skips`` the
+    optimiser steps fp16's GradScaler skipped on an overflow (see :mod:`.step`).
     """
 
     output_dir: Path
@@ -63,6 +65,7 @@ class TrainResult:
     skipped_steps: int
     history: list[dict[str, float]] = field(default_factory=list)
     val: list[dict[str, float]] = field(default_factory=list)
+    scaler_skips: int = 0
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -70,19 +73,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "module", model)  # DDP
 
 
-def _grads_finite(params: list[nn.Parameter]) -> bool:
-    """True when every gradient is finite (one host sync; multi-tensor norms per dtype)."""
-    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-    for p in params:
-        if p.grad is not None:
-            groups.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
-    if not groups:
-        return True
-    total = sum(torch.stack(torch._foreach_norm(g)).float().sum().cpu() for g in groups.values())
-    return bool(torch.isfinite(total))
-
-
-class Trainer:
+class Trainer(StepMixin, CheckpointMixin):
     """Builds everything a :class:`TrainConfig` describes and runs it.
 
     Args:
@@ -136,6 +127,7 @@ class Trainer:
         self.best_psnr: float | None = None
         self.bad_streak = 0
         self.skipped = 0
+        self.scaler_skips = 0
         self.history: list[dict[str, float]] = []
         self.val_rows: list[dict[str, float]] = []
         self.resumed_from: Path | None = None
@@ -185,132 +177,6 @@ class Trainer:
             raise CheckpointError(f"paths.pretrained_g: {path} does not fit model "
                                   f"{self.cfg.model} ({str(exc).splitlines()[0]})") from None
 
-    # --- checkpoints ------------------------------------------------------------
-    def _gather_sampler_states(self) -> list[Any]:
-        state = self.sampler.state_dict()
-        if not self.info.enabled:
-            return [state]
-        import torch.distributed as dist
-
-        states: list[Any] = [None] * self.info.world_size
-        dist.all_gather_object(states, state)
-        return states
-
-    def state_dict(self, sampler_states: list[Any]) -> dict[str, Any]:
-        """Everything needed to continue exactly (tensors and primitives only)."""
-        sd = lambda obj: obj.state_dict() if obj is not None else None  # noqa: E731
-        return {
-            "step": self.step, "elapsed": self.elapsed, "best_psnr": self.best_psnr,
-            "bad_streak": self.bad_streak, "skipped": self.skipped, "config": self.cfg.to_dict(),
-            "net_g": self.net_g.state_dict(), "net_d": sd(self.net_d), "net_g_ema": sd(self.ema),
-            "opt_g": self.opt_g.state_dict(), "opt_d": sd(self.opt_d),
-            "sched_g": self.sched_g.state_dict(), "sched_d": sd(self.sched_d),
-            "scaler_g": sd(self.scaler_g), "scaler_d": sd(self.scaler_d),
-            "rng": capture_rng(None), "samplers": sampler_states,
-        }
-
-    def save(self, best: bool = False, step_file: bool = True) -> Path | None:
-        """Write a step checkpoint (rank 0) and prune old ones; ``best``: also write ``best.pt``."""
-        states = self._gather_sampler_states()
-        path = None
-        if self.info.is_main:
-            state = self.state_dict(states)
-            if step_file:
-                path = save_checkpoint(state, step_checkpoint_path(self.ckpt_dir, self.step))
-                prune_checkpoints(self.ckpt_dir, self.cfg.logging.keep_last)
-            if best:
-                save_checkpoint(state, self.ckpt_dir / BEST_NAME)
-        barrier(self.info)
-        return path
-
-    def _resume(self, where: str) -> None:
-        path = latest_checkpoint(self.ckpt_dir) if where == "auto" else Path(where)
-        if path is None:
-            return  # "auto" with nothing saved yet: a fresh start
-        state = load_checkpoint(path)
-        pairs = [(self.net_g, "net_g"), (self.net_d, "net_d"), (self.ema, "net_g_ema"), (self.opt_g, "opt_g"),
-                 (self.opt_d, "opt_d"), (self.sched_g, "sched_g"), (self.sched_d, "sched_d"),
-                 (self.scaler_g, "scaler_g"), (self.scaler_d, "scaler_d")]
-        for obj, key in pairs:
-            if obj is None:
-                continue
-            if state.get(key) is None:
-                raise CheckpointError(f"{path}: has no {key} (was it saved by a {self.cfg.train.stage} run?)")
-            try:
-                obj.load_state_dict(state[key])
-            except (RuntimeError, KeyError, ValueError) as exc:
-                raise CheckpointError(f"{path}: {key} does not fit this config ({str(exc).splitlines()[0]})") from None
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        self.best_psnr, self.bad_streak, self.skipped = state["best_psnr"], state["bad_streak"], state["skipped"]
-        restore_rng(state["rng"])
-        samplers = state["samplers"]
-        if len(samplers) != self.info.world_size:
-            raise CheckpointError(f"{path}: saved by {len(samplers)} process(es), resumed by {self.info.world_size}")
-        self.sampler.load_state_dict(samplers[self.info.rank])
-        self.resumed_from = path
-
-    # --- one step -----------------------------------------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _apply(self, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list[nn.Parameter],
-               scaler: torch.amp.GradScaler | None) -> bool:
-        """Backward + guarded optimiser step; returns False if the step was skipped."""
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-        else:
-            loss.backward()
-        ok = _grads_finite(params) and bool(torch.isfinite(loss.detach()))
-        if scaler is not None:
-            scaler.step(opt)  # skips by itself on inf/NaN
-            scaler.update()
-        elif ok:
-            opt.step()
-        opt.zero_grad(set_to_none=True)
-        return ok
-
-    def _step(self, lr: torch.Tensor, hr: torch.Tensor) -> tuple[dict[str, torch.Tensor], bool]:
-        t = self.cfg.train
-        lr = lr.contiguous(memory_format=self.memory_format)
-        hr = hr.contiguous(memory_format=self.memory_format)
-        logs: dict[str, torch.Tensor] = {}
-        if self.gan:
-            for p in self.net_d.parameters():
-                p.requires_grad_(False)
-        with self._autocast():
-            sr = self.g_train(lr)
-            loss = t.pixel_weight * pixel_loss(sr.float(), hr, t.pixel_criterion)
-            logs["l_pix"] = loss.detach()
-            if self.percep is not None:
-                l_per = t.perceptual.weight * self.percep(sr, hr)
-                logs["l_percep"] = l_per.detach()
-                loss = loss + l_per
-            if self.gan:
-                with torch.no_grad():
-                    real_pred = self.net_d(hr)
-                l_adv = self.gan_loss.g_loss(real_pred.float(), self.net_d(sr).float())
-                logs["l_g_gan"] = l_adv.detach()
-                loss = loss + l_adv
-        logs["loss_g"] = loss.detach()
-        ok = self._apply(loss, self.opt_g, list(self.net_g.parameters()), self.scaler_g)
-        if self.gan:
-            for p in self.net_d.parameters():
-                p.requires_grad_(True)
-            with self._autocast():
-                real = self.d_train(hr).float()
-                fake = self.d_train(sr.detach()).float()
-                l_d = self.gan_loss.d_loss(real, fake)
-            logs["l_d"] = l_d.detach()
-            logs["d_real"] = real.detach().mean()
-            logs["d_fake"] = fake.detach().mean()
-            ok = self._apply(l_d, self.opt_d, list(self.net_d.parameters()), self.scaler_d) and ok
-        if ok and self.ema is not None:
-            self.ema.update(self.net_g)
-        return logs, ok
-
     # --- validation ---------------------------------------------------------------
     def validate(self) -> dict[str, float] | None:
         """PSNR/SSIM (Y, crop = scale) of ``logging.val_model`` (EMA, or G) on the val pairs; rank 0 only."""
@@ -354,14 +220,15 @@ class Trainer:
                     stopped_by = "max_seconds"
                     break
                 lr, hr = next(self.sampler)
-                logs, ok = self._step(lr, hr)
+                logs, status = self._step(lr, hr)
                 self.sched_g.step()
                 if self.sched_d is not None:
                     self.sched_d.step()
                 self.step += 1
                 self.elapsed = base_elapsed + time.perf_counter() - start
-                if ok:
+                if status != StepStatus.NONFINITE:
                     self.bad_streak = 0
+                    self.scaler_skips += int(status == StepStatus.SCALER_SKIP)
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + float(v)
                     n_sum += 1
@@ -381,7 +248,7 @@ class Trainer:
                     now = time.perf_counter()
                     row = {k: v / n_sum for k, v in sums.items()}
                     row.update(lr_g=self.opt_g.param_groups[0]["lr"], it_s=(self.step - last_step) / (now - last_t),
-                               elapsed=self.elapsed, skipped=self.skipped)
+                               elapsed=self.elapsed, skipped=self.skipped, scaler_skips=self.scaler_skips)
                     self.history.append({"step": self.step, **row})
                     logger.log("train", self.step, row)
                     if bar is not None:
@@ -410,7 +277,8 @@ class Trainer:
             logger.close()
         barrier(self.info)
         return TrainResult(self.out, self.step, self.elapsed, stopped_by, gen_path, ema_path,
-                           ckpt if main else None, self.best_psnr, self.skipped, self.history, self.val_rows)
+                           ckpt if main else None, self.best_psnr, self.skipped, self.history, self.val_rows,
+                           self.scaler_skips)
 
     def _validate_and_log(self, logger: RunLogger | None) -> bool:
         summary = self.validate()
