@@ -1,10 +1,14 @@
 """Reading and writing images safely.
 
-Reads 8- and 16-bit PNG, JPEG, BMP, TIFF, WebP (whatever OpenCV or Pillow
-decodes) in grey, grey+alpha, RGB, RGBA and palette modes into float32 arrays
-in [0, 1]. Every failure is an :class:`~esrgan_lesson.errors.ImageReadError`
+Reads 8- and 16-bit PNG, JPEG, BMP, TIFF, WebP, GIF and APNG (first frame),
+float TIFF, in grey, grey+alpha, RGB, RGBA, palette and CMYK modes, turned
+upright by their EXIF orientation, into float32 arrays in [0, 1]
+(:mod:`esrgan_lesson.image_kinds` does the decoding and says what each kind
+becomes). Every failure is an :class:`~esrgan_lesson.errors.ImageReadError`
 with a one-line message. Writes go to a temporary file that is renamed into
-place, so a failed or interrupted write never leaves a partial image.
+place, so a failed or interrupted write never leaves a partial image; PNGs
+are written by :mod:`esrgan_lesson.image_writers` (grey+alpha stays
+grey+alpha), float images as float32 TIFF.
 """
 from __future__ import annotations
 
@@ -13,13 +17,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from .errors import ESRGANError, ImageReadError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_path, atomic_write_bytes
+from .image_kinds import decode, read_header
+from .image_writers import write_png, write_tiff_strips
 
-#: Extensions treated as images when a folder is scanned.
+#: Extensions images can be written with.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+#: Extensions that are read but not written (upscaled, they are written as PNG).
+READ_ONLY_EXTENSIONS = (".gif", ".apng")
+#: Extensions treated as images when a folder is scanned.
+READ_EXTENSIONS = IMAGE_EXTENSIONS + READ_ONLY_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -30,13 +39,16 @@ class LoadedImage:
         rgb: (H, W, 3) colour channels; a grey source is replicated to 3 channels.
         alpha: (H, W) alpha channel in [0, 1], or ``None``.
         grey: the source had a single colour channel.
-        bit_depth: 8 or 16 (the source's bits per channel).
+        bit_depth: 8 or 16 (the source's bits per channel), or 32 for float samples.
+        note: a sentence for the user when part of the file was left out
+            (the frames after the first of a GIF/APNG), else ``None``.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     grey: bool
     bit_depth: int
+    note: str | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -49,48 +61,18 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ESRGANError(f"not a folder: {folder}")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_EXTENSIONS and p.is_file())
 
 
-def _to_unit(arr: np.ndarray, path: Path) -> tuple[np.ndarray, int]:
+def to_unit(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """A native uint8/uint16/float array as float32 in [0, 1], and its bit depth (8, 16, or 32 for float)."""
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) / 255.0, 8
     if arr.dtype == np.uint16:
         return arr.astype(np.float32) / 65535.0, 16
     if arr.dtype in (np.float32, np.float64):
-        return np.clip(arr.astype(np.float32), 0.0, 1.0), 16
-    raise ImageReadError(f"{path}: unsupported pixel type {arr.dtype}")
-
-
-def _decode_with_pillow(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "PA"):
-                im = im.convert("RGBA" if ("transparency" in im.info or mode == "PA") else "RGB")
-            elif mode in ("I", "F"):
-                arr = np.asarray(im, dtype=np.float64)
-                return (np.clip(arr, 0, 65535)).astype(np.uint16)
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
-    if arr.ndim == 3:  # Pillow gives RGB(A); match OpenCV's BGR(A) order
-        arr = arr[..., [2, 1, 0, 3][: arr.shape[2]]] if arr.shape[2] in (3, 4) else arr
-    return arr
-
-
-#: Pillow modes whose pixels have a single colour channel.
-_GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"}
-
-
-def _header_is_grey(path: Path) -> bool:
-    """Whether the file declares a single colour channel (reads the header only)."""
-    try:
-        with Image.open(path) as im:
-            return im.mode in _GREY_MODES
-    except (UnidentifiedImageError, OSError, ValueError):
-        return False
+        return np.clip(arr.astype(np.float32), 0.0, 1.0), 32
+    raise ImageReadError(f"unsupported pixel type {arr.dtype}")
 
 
 def read_image(path: str | Path) -> LoadedImage:
@@ -98,41 +80,16 @@ def read_image(path: str | Path) -> LoadedImage:
 
     Raises :class:`ImageReadError` for a missing file, a file that is not an
     image, a corrupt image, an unsupported mode, or a zero-sized image.
+    Float samples are clipped to [0, 1].
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if not path.is_file():
-        raise ImageReadError(f"{path}: not a file")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ImageReadError(f"{path}: empty file")
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if arr is None:  # formats OpenCV lacks (GIF, palette quirks): try Pillow
-        arr = _decode_with_pillow(path)
-    if arr.size == 0 or min(arr.shape[:2]) < 1:
-        raise ImageReadError(f"{path}: image has no pixels")
-    alpha = None
-    if arr.ndim == 2:
-        grey, colour = True, arr[..., None]
-    elif arr.ndim == 3 and arr.shape[2] == 1:
-        grey, colour = True, arr
-    elif arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha
-        grey, colour, alpha = True, arr[..., :1], arr[..., 1]
-    elif arr.ndim == 3 and arr.shape[2] == 3:
-        grey, colour = False, arr[..., ::-1]
-    elif arr.ndim == 3 and arr.shape[2] == 4:
-        grey, colour, alpha = False, arr[..., 2::-1], arr[..., 3]
-    else:
-        raise ImageReadError(f"{path}: unsupported image layout {arr.shape}")
-    if not grey and _header_is_grey(path):  # OpenCV expands grey+alpha PNGs to BGRA
-        grey = True
-    colour, depth = _to_unit(np.ascontiguousarray(colour), path)
+    decoded = decode(path, read_header(path))
+    colour, depth = to_unit(decoded.colour)
+    grey = colour.shape[2] == 1
     if grey:
         colour = np.repeat(colour, 3, axis=2)
-    if alpha is not None:
-        alpha, _ = _to_unit(np.ascontiguousarray(alpha), path)
-    return LoadedImage(rgb=np.ascontiguousarray(colour), alpha=alpha, grey=grey, bit_depth=depth)
+    alpha = to_unit(decoded.alpha)[0] if decoded.alpha is not None else None
+    return LoadedImage(rgb=np.ascontiguousarray(colour), alpha=alpha, grey=grey, bit_depth=depth, note=decoded.note)
 
 
 def to_uint(arr: np.ndarray, bit_depth: int = 8) -> np.ndarray:
@@ -150,23 +107,36 @@ def write_image(
     alpha: np.ndarray | None = None,
     grey: bool = False,
     bit_depth: int = 8,
+    note: str | None = None,
 ) -> Path:
     """Write an (H, W, 3) float image in [0, 1] atomically.
 
     ``grey`` writes one channel (the mean of the three); ``alpha`` adds an alpha
-    channel; ``bit_depth=16`` needs a format that holds 16 bits (PNG, TIFF).
+    channel; ``bit_depth=16`` needs a format that holds 16 bits (PNG, TIFF),
+    others get 8; ``bit_depth=32`` writes float32 samples to a TIFF (16 bits
+    to a PNG). ``note`` is stored as the PNG ``Comment`` / TIFF description.
     The file appears under its final name only once it is fully written.
     """
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
         raise ESRGANError(f"{path}: unsupported output extension {ext or '(none)'}; use one of {IMAGE_EXTENSIONS}")
-    if bit_depth == 16 and ext not in (".png", ".tif", ".tiff"):
-        bit_depth = 8
-    colour = rgb.mean(axis=2, keepdims=True) if grey else rgb[..., ::-1]
+    bit_depth = output_bit_depth(ext, bit_depth)
+    colour = _grey_channel(rgb) if grey else rgb
     if alpha is not None:
         colour = np.concatenate([colour, alpha[..., None]], axis=2)
+    if bit_depth == 32:
+        with atomic_path(path) as tmp:
+            write_tiff_strips(tmp, [np.clip(colour, 0.0, 1.0).astype(np.float32)], colour.shape[0],
+                              colour.shape[1], colour.shape[2], np.float32, description=note)
+        return path
     out = to_uint(colour, bit_depth)
+    if ext == ".png":
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            write_png(f, out, {"Comment": note} if note else None)
+        return path
+    if out.shape[2] >= 3:  # RGB(A) -> OpenCV's BGR(A)
+        out = out[..., [2, 1, 0, 3][: out.shape[2]]]
     if out.shape[2] == 1:
         out = out[..., 0]
     elif out.shape[2] == 2:  # OpenCV cannot write grey+alpha: expand to BGRA
@@ -175,3 +145,16 @@ def write_image(
     if not ok:
         raise ESRGANError(f"{path}: could not encode image as {ext}")
     return atomic_write_bytes(path, buf.tobytes())
+
+
+def _grey_channel(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 1): the channel itself when all three are equal (exact), else their mean."""
+    first = rgb[..., :1]
+    return first if np.array_equal(rgb, np.broadcast_to(first, rgb.shape)) else rgb.mean(axis=2, keepdims=True)
+
+
+def output_bit_depth(ext: str, bit_depth: int) -> int:
+    """The bit depth a file with extension ``ext`` is written at for a ``bit_depth`` source (8, 16, 32)."""
+    if bit_depth == 32:
+        return 32 if ext in (".tif", ".tiff") else 16 if ext == ".png" else 8
+    return bit_depth if bit_depth == 8 or ext in (".png", ".tif", ".tiff") else 8

@@ -46,7 +46,9 @@ Alpha and grey
 For a :class:`~esrgan_lesson.imageio.LoadedImage` the colour channels go
 through the model. The alpha channel is upscaled with bicubic interpolation
 (clamped to [0, 1]), not by the model: alpha is usually a smooth or binary
-mask where GAN texture would be wrong, and it costs nothing. A grey source
+mask where GAN texture would be wrong, and it costs nothing. A binary mask
+(only 0 and 1, as palette and GIF transparency are) is cut at 0.5 after the
+bicubic step, so it stays binary (:func:`upscale_alpha`). A grey source
 gives an output whose three channels are replaced by their mean, so the
 result is exactly grey (no colour cast) and keeps ``grey=True``. The bit depth
 is carried through so a 16-bit PNG is written back at 16 bits.
@@ -55,7 +57,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Union
 
@@ -153,6 +155,22 @@ def _resolve_amp(dtype: torch.dtype | None, device: torch.device) -> torch.dtype
     return dtype
 
 
+def _check_size(h: int, w: int, scale: int, multiple: int, tile: int | None, tile_overlap: int) -> None:
+    if h < multiple or w < multiple or h < 1 or w < 1:
+        raise ESRGANError(f"image is {h}x{w} pixels; this x{scale} model needs at least {multiple}x{multiple}")
+    if tile is not None and tile < 0 or tile_overlap < 0:
+        raise ESRGANError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
+
+
+def _tile_core(model: nn.Module, patch: torch.Tensor, rows: tuple[int, int, int], cols: tuple[int, int, int],
+               scale: int, amp_dtype: torch.dtype | None) -> torch.Tensor:
+    """The output of one tile's core: ``patch`` is the LR window starting at (rows[2], cols[2]);
+    rows/cols are (core_start, core_end, window_start) in LR pixels."""
+    (r0, r1, wr0), (c0, c1, wc0) = rows, cols
+    out = _forward_guarded(model, patch, amp_dtype)
+    return out[:, :, (r0 - wr0) * scale : (r1 - wr0) * scale, (c0 - wc0) * scale : (c1 - wc0) * scale]
+
+
 def upscale_tensor(
     model: nn.Module,
     x: torch.Tensor,
@@ -179,10 +197,7 @@ def upscale_tensor(
     if n_in is not None and x.shape[1] != n_in:
         raise ESRGANError(f"the model takes {n_in} channels, the image has {x.shape[1]}")
     n, _, h, w = x.shape
-    if h < multiple or w < multiple or h < 1 or w < 1:
-        raise ESRGANError(f"image is {h}x{w} pixels; this x{scale} model needs at least {multiple}x{multiple}")
-    if tile is not None and tile < 0 or tile_overlap < 0:
-        raise ESRGANError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
+    _check_size(h, w, scale, multiple, tile, tile_overlap)
 
     run_device = select_device(device) if device is not None else _model_device(model)
     if _model_device(model) != run_device:
@@ -216,12 +231,10 @@ def upscale_tensor(
                 for r0, r1, wr0, wr1 in rows:
                     for c0, c1, wc0, wc1 in cols:
                         patch = xp[:, :, wr0:wr1, wc0:wc1].to(run_device)
-                        out = _forward_guarded(model, patch, amp_dtype)
+                        out = _tile_core(model, patch, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
                         if y is None:
                             y = torch.empty(n, out.shape[1], hp * scale, wp * scale, device=out_device)
-                        y[:, :, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = out[
-                            :, :, (r0 - wr0) * scale : (r1 - wr0) * scale, (c0 - wc0) * scale : (c1 - wc0) * scale
-                        ].to(out_device)
+                        y[:, :, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = out.to(out_device)
                         done += 1
                         _progress_step(progress, done, total)
     finally:
@@ -230,13 +243,24 @@ def upscale_tensor(
     return y[:, :, : h * scale, : w * scale].clamp_(0.0, 1.0)
 
 
-def _upscale_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic upscaling of an (H, W) alpha mask in [0, 1], clamped to [0, 1]."""
+def is_binary_alpha(alpha: np.ndarray) -> bool:
+    """Whether an alpha mask holds only 0 and 1 (palette/GIF transparency, 1-bit masks)."""
+    return bool(np.isin(alpha, (0.0, 1.0)).all())
+
+
+def upscale_alpha(alpha: np.ndarray, scale: int, binary: bool | None = None) -> np.ndarray:
+    """Upscale an (H, W) alpha mask in [0, 1] by ``scale`` (see "Alpha and grey" above).
+
+    Bicubic, clamped to [0, 1]; a ``binary`` mask (only 0 and 1; found from
+    ``alpha`` when ``None``) is then cut at 0.5, so it stays binary with edges
+    that follow the bicubic contour instead of nearest-neighbour steps.
+    """
+    binary = is_binary_alpha(alpha) if binary is None else binary
     if scale == 1:
-        return alpha.copy()
+        return alpha.astype(np.float32, copy=True)
     a = torch.from_numpy(np.ascontiguousarray(alpha, dtype=np.float32))[None, None]
-    up = F.interpolate(a, scale_factor=scale, mode="bicubic", align_corners=False)
-    return up[0, 0].clamp_(0.0, 1.0).numpy()
+    up = F.interpolate(a, scale_factor=scale, mode="bicubic", align_corners=False)[0, 0].clamp_(0.0, 1.0).numpy()
+    return (up >= 0.5).astype(np.float32) if binary else up
 
 
 def _check_hwc(image: np.ndarray) -> np.ndarray:
@@ -265,7 +289,8 @@ def upscale(
             * (3, H, W) or (N, 3, H, W) float tensor in [0, 1] -> tensor of the
               same rank on the same device, float32;
             * :class:`LoadedImage` -> :class:`LoadedImage` with upscaled colour,
-              bicubic-upscaled alpha, the same ``grey`` flag and ``bit_depth``.
+              upscaled alpha (:func:`upscale_alpha`), the same ``grey`` flag,
+              ``bit_depth`` and ``note``.
         tile: LR tile size in pixels; ``None``/0 for the whole image at once.
         tile_overlap: LR pixels of context around each tile.
         device: where to run the model (default: where its parameters are).
@@ -283,7 +308,7 @@ def upscale(
         out = y[0].permute(1, 2, 0).cpu().numpy()
         if image.grey:
             out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
-        alpha = _upscale_alpha(image.alpha, model_scale(model)) if image.alpha is not None else None
+        alpha = upscale_alpha(image.alpha, model_scale(model)) if image.alpha is not None else None
         return replace(image, rgb=np.ascontiguousarray(out), alpha=alpha)
     if isinstance(image, np.ndarray):
         rgb = _check_hwc(image)
@@ -294,3 +319,75 @@ def upscale(
             return upscale_tensor(model, image[None], **kwargs)[0]
         return upscale_tensor(model, image, **kwargs)
     raise ESRGANError(f"cannot upscale a {type(image).__name__}; pass a numpy array, a tensor or a LoadedImage")
+
+
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
+    """Indices past the end mirrored back, as ``F.pad(mode="reflect")`` pads the bottom/right."""
+    return np.where(index < size, index, 2 * (size - 1) - index)
+
+
+def iter_upscaled_bands(
+    model: nn.Module,
+    fetch: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    size: tuple[int, int],
+    tile: int,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Upscale an image too large to hold, yielding one band of tile rows at a time.
+
+    The streaming partner of :func:`upscale` with ``tile=tile``: the same
+    tile grid, padding and per-tile computation, so the bands put together
+    equal its output, while only one band of output exists at once.
+
+    Args:
+        fetch: ``fetch(rows, cols)`` returns the LR pixels at the integer
+            index arrays ``rows`` and ``cols`` as float32 (len(rows),
+            len(cols), 3) in [0, 1].
+        size: the LR (height, width).
+        tile, tile_overlap, device, dtype, progress: as for :func:`upscale`.
+
+    Yields:
+        ``(r0, r1, band)``: LR rows r0 to r1 and their output, float32
+        ((r1-r0)*scale, width*scale, 3) in [0, 1], top to bottom.
+    """
+    scale = model_scale(model)
+    multiple = int(getattr(model, "input_multiple", 1))
+    h, w = size
+    _check_size(h, w, scale, multiple, tile, tile_overlap)
+    if not tile or tile < 1:
+        raise ESRGANError("streaming needs a tile size >= 1")
+    run_device = select_device(device) if device is not None else _model_device(model)
+    if _model_device(model) != run_device:
+        model.to(run_device)
+    amp_dtype = _resolve_amp(dtype, run_device)
+    hp, wp = _round_up(h, multiple), _round_up(w, multiple)
+    t, o = _round_up(tile, multiple), _round_up(tile_overlap, multiple)
+    rows, cols = tile_grid(hp, t, o), tile_grid(wp, t, o)
+    total, done = len(rows) * len(cols), 0
+    _progress_start(progress, total)
+    was_training = model.training
+    model.eval()
+    try:
+        for r0, r1, wr0, wr1 in rows:
+            if r0 >= h:  # only padding rows left
+                break
+            band = None
+            for c0, c1, wc0, wc1 in cols:
+                patch = fetch(_reflect(np.arange(wr0, wr1), h), _reflect(np.arange(wc0, wc1), w))
+                x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32)).permute(2, 0, 1)[None]
+                with torch.no_grad():
+                    out = _tile_core(model, x.to(run_device), (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
+                core = out[0].permute(1, 2, 0).cpu().numpy()
+                if band is None:
+                    band = np.empty(((r1 - r0) * scale, wp * scale, core.shape[2]), dtype=np.float32)
+                band[:, c0 * scale : c1 * scale] = core
+                done += 1
+                _progress_step(progress, done, total)
+            assert band is not None
+            r1 = min(r1, h)
+            yield r0, r1, np.clip(band[: (r1 - r0) * scale, : w * scale], 0.0, 1.0)
+    finally:
+        model.train(was_training)

@@ -2,11 +2,23 @@
 
     esrgan-lesson upscale IN... -o OUT --weights W [--weights-gan W2 --alpha A]
                           [--tile N] [--tile-overlap N] [--device D] [--suffix S]
+                          [--allow-large]
 
 IN are image files or folders (their images, not recursive). OUT is a folder
 (created if needed), or a file name when there is exactly one input file and
 OUT has an image extension. Outputs keep the input's name and format, with
-``--suffix`` inserted before the extension.
+``--suffix`` inserted before the extension; GIF and APNG inputs (read as
+their first frame, with a note) are written as PNG. What each kind of image
+becomes (grey+alpha, palette, EXIF-rotated, CMYK, 16-bit, float TIFF) is
+listed in :mod:`esrgan_lesson.image_kinds`; alpha is upscaled as
+:func:`esrgan_lesson.inference.upscale_alpha` says (bicubic; binary masks
+stay binary).
+
+Huge images: the size is read from the header before any pixel is decoded.
+When the upscaled image would not fit in memory the image is refused with
+one line naming the output size and the memory needed, unless
+``--allow-large`` is given; then it is streamed into the PNG or TIFF file a
+band of tiles at a time (:mod:`esrgan_lesson.large_images`).
 
 With ``--weights-gan`` and ``--alpha``, the generator is the network
 interpolation ``(1 - alpha) * PSNR + alpha * GAN`` (ESRGAN Eq. 4) of
@@ -27,8 +39,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import ESRGANError
-from ..imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
-from ..inference import DEFAULT_TILE_OVERLAP, upscale
+from ..image_kinds import read_header
+from ..imageio import IMAGE_EXTENSIONS, READ_EXTENSIONS, READ_ONLY_EXTENSIONS, list_images, read_image, write_image
+from ..inference import DEFAULT_TILE_OVERLAP, model_scale, upscale
+from ..large_images import STREAM_TILE, plan_memory, refusal, stream_upscale
 
 #: Exit status when some (not all-stopping) inputs failed; same as a user error.
 EXIT_SOME_FAILED = 2
@@ -51,6 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"LR pixels of context around each tile (default {DEFAULT_TILE_OVERLAP})")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, mps or auto (default)")
     parser.add_argument("--suffix", default="", help="text added to each output name before the extension, e.g. _x4")
+    parser.add_argument("--allow-large", action="store_true",
+                        help="stream outputs too large for memory into the PNG/TIFF file tile by tile "
+                             f"(tile {STREAM_TILE} unless --tile is given)")
     parser.set_defaults(run=run)
     return parser
 
@@ -81,7 +98,7 @@ def _collect_inputs(names: list[str]) -> tuple[list[Path], bool]:
         if p.is_dir():
             found = list_images(p)
             if not found:
-                raise ESRGANError(f"{p}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+                raise ESRGANError(f"{p}: folder has no images ({', '.join(READ_EXTENSIONS)})")
             paths.extend(found)
         else:
             paths.append(p)  # missing/bad files are reported per image
@@ -89,15 +106,23 @@ def _collect_inputs(names: list[str]) -> tuple[list[Path], bool]:
     return paths, single_file
 
 
+def _output_extension(src: Path) -> str:
+    """The input's extension, or .png for a kind that is read but not written (GIF, APNG)."""
+    ext = src.suffix.lower()
+    return ".png" if ext in READ_ONLY_EXTENSIONS else ext
+
+
 def _plan_outputs(inputs: list[Path], single_file: bool, output: Path, suffix: str) -> list[Path]:
-    if output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir():
+    if output.suffix.lower() in READ_EXTENSIONS and not output.is_dir():
         if not single_file:
             raise ESRGANError(f"-o {output} is a file name, but there are several inputs; give a folder")
+        if output.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise ESRGANError(f"-o {output}: cannot write {output.suffix} files; use .png (or another of {IMAGE_EXTENSIONS})")
         targets = [output.with_name(output.stem + suffix + output.suffix)] if suffix else [output]
     else:
         if output.exists() and not output.is_dir():
             raise ESRGANError(f"-o {output} exists and is not a folder")
-        targets = [output / f"{p.stem}{suffix}{p.suffix.lower()}" for p in inputs]
+        targets = [output / f"{p.stem}{suffix}{_output_extension(p)}" for p in inputs]
     seen: dict[Path, Path] = {}
     for src, dst in zip(inputs, targets):
         if dst in seen:
@@ -140,20 +165,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upscale_one(model, src: Path, dst: Path, args: argparse.Namespace, position: int) -> None:
-    image = read_image(src)
-    h, w = image.size
+    header = read_header(src)  # size from the header: nothing decoded yet
+    h, w = header.size
+    scale = model_scale(model)
+    stream_tile = args.tile or STREAM_TILE
+    plan = plan_memory(header, scale, stream_tile)
+    reason = refusal(src, plan, scale, args.allow_large)
+    if reason:
+        raise ESRGANError(reason)
     with tqdm(desc=src.name, unit="tile", leave=False, position=position, disable=None) as bar:
         try:
-            out = upscale(model, image, tile=args.tile or None, tile_overlap=args.tile_overlap, progress=bar)
+            if not plan.fits_in_memory:  # --allow-large, and streaming fits
+                note = stream_upscale(model, src, header, dst, stream_tile, args.tile_overlap, progress=bar)
+            else:
+                image = read_image(src)
+                out = upscale(model, image, tile=args.tile or None, tile_overlap=args.tile_overlap, progress=bar)
+                note = out.note
+                write_image(dst, out.rgb, alpha=out.alpha, grey=out.grey, bit_depth=out.bit_depth, note=note)
         except ESRGANError as exc:
-            raise ESRGANError(f"{src}: {exc}") from None
+            raise ESRGANError(exc if str(exc).startswith(str(src)) else f"{src}: {exc}") from None
+        except OSError as exc:
+            raise ESRGANError(f"{dst}: cannot write ({exc.strerror or exc})") from None
         except RuntimeError as exc:  # torch.OutOfMemoryError and CPU allocation failures
             if "out of memory" not in str(exc).lower() and "can't allocate" not in str(exc).lower():
                 raise
             hint = f"a smaller --tile than {args.tile}" if args.tile else "--tile 256"
             raise ESRGANError(f"{src}: out of memory upscaling {w}x{h}; try {hint}") from None
-    try:
-        write_image(dst, out.rgb, alpha=out.alpha, grey=out.grey, bit_depth=out.bit_depth)
-    except OSError as exc:
-        raise ESRGANError(f"{dst}: cannot write ({exc.strerror or exc})") from None
-    tqdm.write(f"{src} ({w}x{h}) -> {dst}")
+    if note:
+        tqdm.write(f"{src}: note: {note}")
+    tqdm.write(f"{src} ({w}x{h}) -> {dst}" + (" (streamed)" if not plan.fits_in_memory else ""))
