@@ -37,15 +37,17 @@ from .imageio import output_bit_depth, to_uint, to_unit
 from .inference import DEFAULT_TILE_OVERLAP, Progress, iter_upscaled_bands, model_scale, upscale_alpha
 
 #: Memory per output pixel of the in-memory path (upscale + write_image):
-#: float32 output tensor and its numpy copy (12 B each), the [0, 1] clip,
-#: the scaling to integers and the rounded copy (12 B each), the integer
-#: image and the encoded file. Measured: 1000 x 1000 RGB through a one-conv
-#: x4 model (16 Mpx out) peaked at about 55 B per output pixel above the
-#: interpreter's baseline (``/usr/bin/time -v``, maximum resident set size).
-IN_MEMORY_BYTES_PER_OUTPUT_PIXEL = 64
-#: Output band of the streaming path, per output pixel of the band: the
-#: float32 band, its clip, the grey/alpha assembly and the integer rows.
-STREAM_BYTES_PER_BAND_PIXEL = 48
+#: float32 output tensor and its numpy copy (12 B each), the [0, 1] clip and
+#: the scaled copy before rounding (12 B each), the integer image; alpha and
+#: grey add their own channels. Measured (``/usr/bin/time``-style peak RSS
+#: above the interpreter's baseline, one-conv x4 model, RGB): 33.6 B for a
+#: 1000 x 1000 input and 36.2 B for 2000 x 2000; 48 leaves room for alpha.
+IN_MEMORY_BYTES_PER_OUTPUT_PIXEL = 48
+#: Memory per pixel of the output band of the streaming path (the float32
+#: band, its clip, the grey/alpha assembly, the integer rows, the tile's
+#: tensors). Measured as above with tile 128: 176 MiB (1000 x 1000 input,
+#: 87 B per band pixel) and 120 MiB (2000 x 2000, 28 B) whatever the height.
+STREAM_BYTES_PER_BAND_PIXEL = 96
 #: Share of the available memory a run may plan to fill.
 MEMORY_HEADROOM = 0.8
 #: LR tile used when streaming and ``--tile`` is not given.
