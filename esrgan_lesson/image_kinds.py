@@ -287,6 +287,10 @@ def decode(path: str | Path, header: ImageHeader | None = None) -> Decoded:
     note = None
     if header.mode in PILLOW_MODES or header.format == "GIF" or header.frames > 1:
         arr, note = _decode_pillow(path, header)
+    elif header.mode == "tifffile":  # a TIFF neither Pillow nor (perhaps) OpenCV reads, e.g. float grey+alpha
+        import tifffile
+
+        arr = tifffile.imread(path, key=0)
     else:
         arr = _decode_opencv(path)
         if arr is None:

@@ -11,7 +11,7 @@ the filtering time; OpenCV's encoder gave 4.70 MB.
 :func:`write_png` writes a whole array the same way, so an image written at
 once and one streamed in bands give byte-identical files.
 
-:func:`write_tiff_strips` does the same for TIFF with tifffile (uncompressed
+:func:`write_tiff_strips` does the same for TIFF with tifffile (deflate
 strips; float32 samples are kept as float32).
 """
 from __future__ import annotations
@@ -26,10 +26,14 @@ import numpy as np
 
 #: PNG colour types by channel count (PNG spec, table 11.1).
 PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
-#: zlib level: 6 is zlib's default trade-off between size and speed.
-PNG_COMPRESSION_LEVEL = 6
+#: zlib level 1, as OpenCV's PNG encoder uses by default. Measured on a
+#: 4000 x 4000 RGB upscaled output: level 1 took 2.4 s for 32.7 MB, level 6
+#: (zlib's default) 11.5 s for 31.7 MB.
+PNG_COMPRESSION_LEVEL = 1
 #: Bytes filtered per numpy step (bounds the temporaries to a few MB).
 _FILTER_BYTES = 4 << 20
+#: Rows per TIFF strip.
+TIFF_ROWS_PER_STRIP = 64
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,21 +120,35 @@ def write_png(f: BinaryIO, pixels: np.ndarray, text: dict[str, str] | None = Non
 
 def write_tiff_strips(path: str | Path, bands: Iterable[np.ndarray], height: int, width: int, channels: int,
                       dtype: np.dtype, description: str | None = None) -> None:
-    """Write a TIFF from (n, width, channels) row bands (uint8, uint16 or float32), uncompressed.
+    """Write a TIFF from (n, width, channels) row bands (uint8, uint16 or float32).
 
-    tifffile pulls the bands from the iterator as it writes, so only one band
-    is in memory at a time.
+    Rows are regrouped into strips of :data:`TIFF_ROWS_PER_STRIP` rows, each
+    deflate-compressed here (TIFF compression 8, readable by tifffile without
+    imagecodecs, Pillow and OpenCV) and handed to tifffile as it writes, so
+    only one band and one strip are in memory at a time.
     """
     import tifffile
 
-    shape = (height, width) if channels == 1 else (height, width, channels)
-    photometric = "minisblack" if channels in (1, 2) else "rgb"
-    extra = ("unassalpha",) if channels in (2, 4) else None
+    dtype = np.dtype(dtype).newbyteorder("<")
 
-    def _rows() -> Iterable[np.ndarray]:  # tifffile takes an untiled image's iterator row by row
+    def strips() -> Iterable[bytes]:
+        pending: list[np.ndarray] = []
+        count = 0
         for band in bands:
-            band = band.reshape(band.shape[0], width) if channels == 1 else band
-            yield from band
+            band = band.reshape(band.shape[0], width, channels)
+            start = 0
+            while start < band.shape[0]:
+                take = min(TIFF_ROWS_PER_STRIP - count, band.shape[0] - start)
+                pending.append(band[start : start + take])
+                count, start = count + take, start + take
+                if count == TIFF_ROWS_PER_STRIP:
+                    yield zlib.compress(np.concatenate(pending).astype(dtype).tobytes(), PNG_COMPRESSION_LEVEL)
+                    pending, count = [], 0
+        if pending:
+            yield zlib.compress(np.concatenate(pending).astype(dtype).tobytes(), PNG_COMPRESSION_LEVEL)
 
-    tifffile.imwrite(path, data=_rows(), shape=shape, dtype=np.dtype(dtype), photometric=photometric,
-                     extrasamples=extra, description=description, rowsperstrip=64, metadata=None)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    tifffile.imwrite(path, data=strips(), shape=shape, dtype=dtype, byteorder="<",
+                     photometric="minisblack" if channels in (1, 2) else "rgb",
+                     extrasamples=("unassalpha",) if channels in (2, 4) else None, compression="zlib",
+                     rowsperstrip=TIFF_ROWS_PER_STRIP, description=description, metadata=None)

@@ -7,8 +7,8 @@ upright by their EXIF orientation, into float32 arrays in [0, 1]
 becomes). Every failure is an :class:`~esrgan_lesson.errors.ImageReadError`
 with a one-line message. Writes go to a temporary file that is renamed into
 place, so a failed or interrupted write never leaves a partial image; PNGs
-are written by :mod:`esrgan_lesson.image_writers` (grey+alpha stays
-grey+alpha), float images as float32 TIFF.
+and TIFFs are written by :mod:`esrgan_lesson.image_writers` (grey+alpha
+stays grey+alpha; float images stay float32 in a TIFF).
 """
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ def to_uint(arr: np.ndarray, bit_depth: int = 8) -> np.ndarray:
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     peak = 255.0 if bit_depth == 8 else 65535.0
     dtype = np.uint8 if bit_depth == 8 else np.uint16
-    return np.round(np.clip(arr, 0.0, 1.0) * peak).astype(dtype)
+    scaled = np.clip(arr, 0.0, 1.0)  # the one float temporary; the rest happens in place
+    scaled *= peak
+    return np.round(scaled, out=scaled).astype(dtype)
 
 
 def write_image(
@@ -125,12 +127,11 @@ def write_image(
     colour = _grey_channel(rgb) if grey else rgb
     if alpha is not None:
         colour = np.concatenate([colour, alpha[..., None]], axis=2)
-    if bit_depth == 32:
+    out = np.clip(colour, 0.0, 1.0).astype(np.float32) if bit_depth == 32 else to_uint(colour, bit_depth)
+    if ext in (".tif", ".tiff"):
         with atomic_path(path) as tmp:
-            write_tiff_strips(tmp, [np.clip(colour, 0.0, 1.0).astype(np.float32)], colour.shape[0],
-                              colour.shape[1], colour.shape[2], np.float32, description=note)
+            write_tiff_strips(tmp, [out], out.shape[0], out.shape[1], out.shape[2], out.dtype, description=note)
         return path
-    out = to_uint(colour, bit_depth)
     if ext == ".png":
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             write_png(f, out, {"Comment": note} if note else None)

@@ -388,6 +388,7 @@ def iter_upscaled_bands(
                 _progress_step(progress, done, total)
             assert band is not None
             r1 = min(r1, h)
-            yield r0, r1, np.clip(band[: (r1 - r0) * scale, : w * scale], 0.0, 1.0)
+            band = band[: (r1 - r0) * scale, : w * scale]
+            yield r0, r1, np.clip(band, 0.0, 1.0, out=band)
     finally:
         model.train(was_training)

@@ -86,8 +86,8 @@ def available_memory() -> int:
 
 
 def gib(n: float) -> str:
-    """``n`` bytes as a short GiB figure."""
-    return f"{n / 2**30:.1f} GiB"
+    """``n`` bytes as a short GiB (or, under 1 GiB, MiB) figure."""
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def refusal(src: Path, plan: MemoryPlan, scale: int, allow_large: bool) -> str |
     """The one-line reason to refuse ``src``, or ``None`` if the run can go ahead."""
     if plan.fits_in_memory:
         return None
-    head = (f"{src}: the x{scale} output is {plan.output} and needs about {gib(plan.in_memory)} of memory "
+    head = (f"{src}: the x{scale} output is {plan.output} and needs about {gib(plan.in_memory)} "
             f"to upscale in memory; {gib(plan.available)} is available")
     if not allow_large:
         how = f"about {gib(plan.streaming)}" if plan.fits_streaming else "but even that does not fit"
