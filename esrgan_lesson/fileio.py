@@ -93,3 +93,13 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def require_file(path: Path, error: type[Exception]) -> None:
+    """Raise ``error`` with one line when ``path`` is missing, not a file, or empty."""
+    if not path.exists():
+        raise error(f"{path}: no such file")
+    if not path.is_file():
+        raise error(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise error(f"{path}: empty file")

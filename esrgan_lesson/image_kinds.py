@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageReadError
+from .fileio import require_file
 
 #: Largest input accepted, in pixels (32768 x 32768; OpenCV's default cap).
 MAX_INPUT_PIXELS = 2**30
@@ -128,12 +129,7 @@ def _pillow_pixel_limit() -> Iterator[None]:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if not path.is_file():
-        raise ImageReadError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"{path}: empty file")
+    require_file(path, ImageReadError)
 
 
 def _png_bit_depth(path: Path) -> int:

@@ -24,7 +24,7 @@ from torch import nn
 
 from .errors import DataError
 from .explorer import flat_mask, masked_gradient_energy
-from .imageio import read_image
+from .imageio import read_image, to_uint
 from .inference import upscale
 from .metrics import NiqeSizeError, niqe, niqe_blocks, psnr
 from .sr_problem import downscale, quantize, upscale_bicubic
@@ -94,7 +94,6 @@ def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScore
     """Score an (H, W, 3) output in [0, 1] against ``hr`` of the same shape."""
     if sr.shape != hr.shape:
         raise DataError(f"output {sr.shape} and ground truth {hr.shape} differ in shape")
-    to8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
     s, h = _chw(sr), _chw(hr)
     flat = flat_mask(h, fraction=FLAT_FRACTION)
     textured = ~flat_mask(h, fraction=1.0 - TEXTURED_FRACTION)
@@ -102,10 +101,10 @@ def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScore
     ratio = lambda m: masked_gradient_energy(s, m) / masked_gradient_energy(h, m)  # noqa: E731
     blocks = niqe_blocks(*sr.shape[:2])
     try:
-        score: float | None = float(niqe(to8(sr)))
+        score: float | None = float(niqe(to_uint(sr, 8)))
     except NiqeSizeError:
         score = None
-    return DetailScores(float(psnr(to8(sr), to8(hr), crop_border=scale)), score, blocks, ratio(everything),
+    return DetailScores(float(psnr(to_uint(sr, 8), to_uint(hr, 8), crop_border=scale)), score, blocks, ratio(everything),
                         ratio(flat), ratio(textured))
 
 

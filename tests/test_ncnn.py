@@ -155,8 +155,10 @@ def test_shipped_x4plus_restores_a_photo() -> None:
     torch.set_num_threads(1)
     out = upscale(load_generator("realesrgan-x4plus"), lr)
     bicubic = np.clip(imresize(lr, 4.0), 0, 1)
-    to8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    p_model, p_bicubic = psnr(to8(out), to8(hr), crop_border=4), psnr(to8(bicubic), to8(hr), crop_border=4)
+    from esrgan_lesson.imageio import to_uint
+
+    p_model = psnr(to_uint(out, 8), to_uint(hr, 8), crop_border=4)
+    p_bicubic = psnr(to_uint(bicubic, 8), to_uint(hr, 8), crop_border=4)
     # 20 dB is a recognisable image; weights mapped onto the wrong convs give noise far below it.
     # (Real-ESRGAN was trained for degraded input, so on clean bicubic LR it may trail bicubic.)
     assert p_model > 20.0 and p_bicubic > 20.0

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, ESRGANError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, require_file
 from ..models.rrdbnet import RRDBNet
 from .layouts import ARCH_KEYS, StateDict, convert_state_dict
 
@@ -44,12 +44,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     ``torch.load(..., weights_only=True)`` on the CPU (no arbitrary pickles).
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: empty file")
+    require_file(path, CheckpointError)
     if _is_safetensors(path):
         from safetensors import safe_open
 
