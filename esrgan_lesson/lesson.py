@@ -1,34 +1,75 @@
-"""The course's shipped lesson generators.
+"""The course checkpoints: small generators trained by the package's own Trainer.
 
-Two small RRDBNets trained with the package's own lesson configs ship inside
-the package, so that chapters which need a trained PSNR-oriented model and a
-GAN model (interpolation, RaGAN, evaluation) run in seconds instead of
-re-training for minutes:
+Chapters that compare trained models load these files instead of training for
+minutes. Each one is built on the CPU, on one thread, from a committed config
+that stops on a step budget, so anyone can rebuild it bit for bit::
 
-- ``assets/lesson_psnr_x4.safetensors``: ``esrgan-lesson train --config lesson-psnr``
-- ``assets/lesson_gan_x4.safetensors``:  ``esrgan-lesson train --config lesson-gan``
-  (fine-tuned from the PSNR model above)
+    python -m esrgan_lesson.lesson build lesson-psnr    # stage 1 (L1)
+    python -m esrgan_lesson.lesson build lesson-gan     # stage 2, from the file above
+    python -m esrgan_lesson.lesson check lesson-psnr    # rebuild elsewhere, compare scores
 
-``tests/test_lesson_assets.py`` checks that the shipped files have the lesson
-architecture and the qualities the chapters rely on. ``$ESRGAN_LESSON_ASSETS``
-points the lookup at another folder (e.g. your own re-trained models).
+``make assets`` runs every build in dependency order; ``make assets-check``
+runs the check. A build can stop and continue later with ``--resume``
+(training resume is exact). Each file's safetensors metadata records the
+rebuild ``command`` and everything in
+:data:`esrgan_lesson.training.provenance.PROVENANCE_KEYS` (config, seed,
+steps, threads, torch, commit, stage) besides the architecture.
+
+``$ESRGAN_LESSON_ASSETS`` points the lookup at another folder (e.g. your own
+re-trained models).
 """
 from __future__ import annotations
 
+import argparse
 import os
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .errors import ESRGANError
+from .errors import ESRGANError, run_reporting_errors
 
 #: Folder of the shipped lesson files inside the package.
 ASSETS_DIR = Path(__file__).parent / "assets"
-#: Stage name -> (file name, the config that trains it).
-LESSON_FILES = {
-    "psnr": ("lesson_psnr_x4.safetensors", "lesson-psnr"),
-    "gan": ("lesson_gan_x4.safetensors", "lesson-gan"),
+#: Files above this size are stored in float16 (the course keeps each model small).
+FP16_ABOVE_BYTES = 2 * 1024 * 1024
+#: The module that builds the checkpoints (its ``build`` command is recorded in each file).
+BUILD_MODULE = "esrgan_lesson.lesson"
+
+
+@dataclass(frozen=True)
+class CourseCheckpoint:
+    """One shipped generator: its file, the config that trains it and its stage."""
+
+    name: str
+    file: str
+    config: str
+    stage: str
+
+    @property
+    def command(self) -> str:
+        """The shell command, run from the repository root, that rebuilds the file in place."""
+        return f"python -m {BUILD_MODULE} build {self.name}"
+
+
+#: The course checkpoints in build order (a GAN stage starts from its PSNR model).
+COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
+    c.name: c for c in (
+        CourseCheckpoint("lesson-psnr", "lesson_psnr_x4.safetensors", "lesson-psnr", "psnr"),
+        CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
+    )
 }
+#: Stage name -> (file name, the config that trains it), as the chapters ask for them.
+LESSON_FILES = {c.stage: (c.file, c.config) for c in COURSE_CHECKPOINTS.values()}
+
+
+def _checkpoint(name: str) -> CourseCheckpoint:
+    if name not in COURSE_CHECKPOINTS:
+        raise ESRGANError(f"unknown course checkpoint {name!r}; choose from {', '.join(COURSE_CHECKPOINTS)}")
+    return COURSE_CHECKPOINTS[name]
 
 
 def lesson_weights(stage: str) -> Path:
@@ -43,10 +84,7 @@ def lesson_weights(stage: str) -> Path:
     folder = Path(os.environ.get("ESRGAN_LESSON_ASSETS") or ASSETS_DIR)
     path = folder / name
     if not path.is_file():
-        raise ESRGANError(
-            f"{path} is missing; train it with `esrgan-lesson train --config {config}` "
-            f"and copy runs/{config}/generator.safetensors there"
-        )
+        raise ESRGANError(f"{path} is missing; rebuild it with `{COURSE_CHECKPOINTS[config].command}`")
     return path
 
 
@@ -58,3 +96,96 @@ def load_lesson_generator(stage: str, device: str | torch.device = "cpu") -> tor
     from .weights import load_generator
 
     return load_generator(lesson_weights(stage), device=device)
+
+
+def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: list[str] | tuple[str, ...] = (),
+                     resume: bool = False, run_dir: str | Path | None = None) -> Path:
+    """Train course checkpoint ``name`` with its committed config and write ``out_dir/<file>``.
+
+    Args:
+        name: a key of :data:`COURSE_CHECKPOINTS`.
+        out_dir: where the finished file goes (the package's assets by default).
+        overrides: extra dotted config keys (tests use ``train.iterations=2``);
+            a build with overrides records them in its ``command``.
+        resume: continue the run in ``run_dir`` from its latest checkpoint.
+        run_dir: the training run's folder (default: the config's ``paths.output_dir``).
+
+    Returns:
+        The written file. Its metadata holds the Trainer's provenance plus ``command``.
+    """
+    from .training.config import load_config
+    from .training import train
+    from .weights import load_generator, save_generator
+    from .weights.io import load_checkpoint
+
+    ckpt = _checkpoint(name)
+    extra = list(overrides) + ([f"paths.output_dir={run_dir}"] if run_dir is not None else [])
+    cfg = load_config(ckpt.config, extra)
+    if cfg.engine.threads != 1 or cfg.engine.device != "cpu":
+        raise ESRGANError(f"config {ckpt.config} must set engine.threads: 1 and engine.device: cpu "
+                          "(course checkpoints are CPU-built on one thread so anyone can rebuild them)")
+    result = train(cfg, resume="auto" if resume else None)
+    if result.generator_path is None:
+        raise ESRGANError(f"training {name} wrote no generator")
+    model = load_generator(result.generator_path)
+    _, meta = load_checkpoint(result.generator_path)
+    command = ckpt.command + "".join(f" --override {shlex.quote(o)}" for o in overrides)
+    meta.update(command=command, checkpoint=name, dtype="float32")
+    out = Path(out_dir) / ckpt.file
+    save_generator(model, out, meta)
+    if out.stat().st_size > FP16_ABOVE_BYTES:
+        meta["dtype"] = "float16"
+        save_generator(model.half(), out, meta)
+    return out
+
+
+def check_checkpoint(name: str, max_gap_db: float = 0.2) -> tuple[float, float]:
+    """Rebuild ``name`` in a temporary folder and compare its held-out Y-PSNR with the shipped file's.
+
+    Returns ``(shipped_db, rebuilt_db)``; raises :class:`ESRGANError` when they
+    differ by more than ``max_gap_db``.
+    """
+    from .training.evaluation import evaluate_generator, load_val_pairs
+    from .data import build_demo_set
+    from .weights import load_generator
+
+    ckpt = _checkpoint(name)
+    shipped = lesson_weights(ckpt.stage)
+    with tempfile.TemporaryDirectory(prefix=f"{name}-check-") as tmp:
+        rebuilt = build_checkpoint(name, out_dir=tmp, run_dir=Path(tmp) / "run")
+        paths = build_demo_set("data/demo", 4)
+        pairs = load_val_pairs(paths.val_hr, paths.val_lr, 4)
+        a = evaluate_generator(load_generator(shipped), pairs, 4).summary()["psnr"]
+        b = evaluate_generator(load_generator(rebuilt), pairs, 4).summary()["psnr"]
+    if abs(a - b) > max_gap_db:
+        raise ESRGANError(f"{name}: rebuilt Y-PSNR {b:.3f} dB differs from the shipped {a:.3f} dB "
+                          f"by more than {max_gap_db} dB")
+    return a, b
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m esrgan_lesson.lesson build|check NAME``."""
+    ap = argparse.ArgumentParser(prog=f"python -m {BUILD_MODULE}", description="Build or check course checkpoints.")
+    sub = ap.add_subparsers(dest="action", required=True)
+    b = sub.add_parser("build", help="train one checkpoint with its committed config and write it into the package")
+    b.add_argument("name", choices=sorted(COURSE_CHECKPOINTS))
+    b.add_argument("--resume", action="store_true", help="continue the run from its latest training checkpoint")
+    b.add_argument("--override", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
+    b.add_argument("--out-dir", default=str(ASSETS_DIR))
+    c = sub.add_parser("check", help="rebuild in a temporary folder and compare held-out Y-PSNR (0.2 dB)")
+    c.add_argument("name", choices=sorted(COURSE_CHECKPOINTS))
+    args = ap.parse_args(argv)
+
+    def go() -> int:
+        if args.action == "build":
+            print("wrote", build_checkpoint(args.name, args.out_dir, args.override, resume=args.resume))
+        else:
+            a, b = check_checkpoint(args.name)
+            print(f"{args.name}: shipped {a:.3f} dB, rebuilt {b:.3f} dB (held-out Y-PSNR): within 0.2 dB")
+        return 0
+
+    return run_reporting_errors(f"{BUILD_MODULE} {args.action}", go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

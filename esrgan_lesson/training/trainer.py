@@ -296,7 +296,10 @@ class Trainer(StepMixin, CheckpointMixin):
 
     def export(self) -> tuple[Path, Path | None]:
         """Write ``generator.safetensors`` (and ``generator_ema.safetensors``) in ``output_dir``."""
-        meta = {"stage": self.cfg.train.stage, "step": self.step, "config": self.cfg.name}
+        from .provenance import run_provenance
+
+        meta = run_provenance(self.cfg.to_dict(), self.cfg.name, self.cfg.train.stage, self.cfg.engine.seed,
+                              self.step)
         gen = _save_generator(self.net_g, self.out / "generator.safetensors", meta)
         ema = _save_generator(self.ema.module, self.out / "generator_ema.safetensors", meta) if self.ema else None
         return gen, ema
@@ -317,7 +320,7 @@ def _save_generator(model: nn.Module, path: Path, meta: dict[str, Any]) -> Path:
 
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
+        save_file(tensors, str(tmp), metadata={k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
     return path
 
 
