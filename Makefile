@@ -44,7 +44,7 @@ browser: setup
 
 ## Re-execute every chapter in place (refreshes the committed outputs).
 notebooks: setup
-	$(PY) -m esrgan_lesson.notebooks execute book
+	$(PY) -m esrgan_lesson.course.notebooks execute book
 
 clean:
 	rm -rf _build .pytest_cache

@@ -40,7 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from esrgan_lesson.config import load_config  # noqa: E402
+from esrgan_lesson.training.config import load_config  # noqa: E402
 from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH, PSNR_TOTAL_ITERS  # noqa: E402
 from esrgan_lesson.training import Trainer  # noqa: E402

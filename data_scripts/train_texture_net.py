@@ -3,7 +3,7 @@
     .venv/bin/python data_scripts/train_texture_net.py            # defaults = shipped weights
     .venv/bin/python data_scripts/train_texture_net.py --out /tmp/t.safetensors --steps 200
 
-Trains :class:`esrgan_lesson.texture_net.TextureVGG` to tell which demo TRAIN
+Trains :class:`esrgan_lesson.models.texture_vgg.TextureVGG` to tell which demo TRAIN
 picture a 32x32 patch comes from (validation pictures are never used), on one
 CPU thread (so the float arithmetic, and the weights, do not depend on the
 machine's core count), prints the held-out accuracy and writes the weights
@@ -17,33 +17,34 @@ import time
 
 import torch
 
-from esrgan_lesson import texture_net as T
+from esrgan_lesson.course import texture
+from esrgan_lesson.models import texture_vgg
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=T.DEFAULT_SEED)
-    p.add_argument("--steps", type=int, default=T.DEFAULT_STEPS)
-    p.add_argument("--batch-size", type=int, default=T.DEFAULT_BATCH)
-    p.add_argument("--lr", type=float, default=T.DEFAULT_LR)
+    p.add_argument("--seed", type=int, default=texture.DEFAULT_SEED)
+    p.add_argument("--steps", type=int, default=texture.DEFAULT_STEPS)
+    p.add_argument("--batch-size", type=int, default=texture.DEFAULT_BATCH)
+    p.add_argument("--lr", type=float, default=texture.DEFAULT_LR)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = the shipped weights)")
-    p.add_argument("--out", default=str(T.WEIGHTS_PATH))
+    p.add_argument("--out", default=str(texture_vgg.WEIGHTS_PATH))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     history: list[tuple[int, float]] = []
     start = time.perf_counter()
-    model = T.train_texture_net(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+    model = texture.train_texture_net(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                 history=history, log_every=100)
     for step, loss in history:
         print(f"step {step:5d}  cross-entropy {loss:.3f}")
-    x, y = T.heldout_patches()
-    acc = T.accuracy(model, x, y)
-    print(f"held-out accuracy {acc:.3f} on {len(y)} patches, {len(T.class_names())} classes "
-          f"(chance {1 / len(T.class_names()):.3f}); trained in {time.perf_counter() - start:.0f} s")
+    x, y = texture.heldout_patches()
+    acc = texture.accuracy(model, x, y)
+    print(f"held-out accuracy {acc:.3f} on {len(y)} patches, {len(texture_vgg.class_names())} classes "
+          f"(chance {1 / len(texture_vgg.class_names()):.3f}); trained in {time.perf_counter() - start:.0f} s")
     meta = {"seed": str(args.seed), "steps": str(args.steps), "batch_size": str(args.batch_size),
             "lr": str(args.lr), "threads": str(args.threads), "torch": torch.__version__,
             "heldout_accuracy": f"{acc:.4f}"}
-    print("wrote", T.save_texture_net(model, args.out, meta))
+    print("wrote", texture_vgg.save_texture_net(model, args.out, meta))
     return 0
 
 

@@ -8,7 +8,7 @@ Submodules, one job each:
                                  interpolation
 - :mod:`esrgan_lesson.inference` tiled upscaling of images
 - :mod:`esrgan_lesson.imageio`   reading and writing images safely
-- :mod:`esrgan_lesson.imresize`  MATLAB-compatible bicubic resize
+- :mod:`esrgan_lesson.data.imresize`  MATLAB-compatible bicubic resize
 - :mod:`esrgan_lesson.metrics`   PSNR/SSIM as SR papers report them, NIQE
 - :mod:`esrgan_lesson.data`      datasets, crops and augmentation
 - :mod:`esrgan_lesson.losses`    pixel, perceptual and (relativistic) GAN losses

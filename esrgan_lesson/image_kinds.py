@@ -34,7 +34,7 @@ an error above twice that) would refuse ordinary 16000 x 16000 scans, so it
 is set to :data:`MAX_INPUT_PIXELS` while this module opens a file, and put
 back afterwards; the package never changes it for other code. Whether the
 *upscaled* output fits in memory is a separate check, made by
-:mod:`esrgan_lesson.large_images`.
+:mod:`esrgan_lesson.inference.large_images`.
 """
 from __future__ import annotations
 

@@ -112,3 +112,25 @@ INTERP_ALPHA_STEP = 0.2
 #: Iterations of the PSNR-oriented stage: 1M in the authors' BasicSR configs
 #: (train_RRDBNet_PSNR_x4.yml, total_iter 1000000); the paper gives the halving period only.
 PSNR_TOTAL_ITERS = 1_000_000
+
+
+# --- Published results (chapter 8 compares a reader's numbers with these) ----------
+#: References: [ESRGAN] above; [PIRM] Y. Blau et al., "The 2018 PIRM challenge on
+#: perceptual image super-resolution", ECCV Workshops 2018.
+#: x4 PSNR (dB) / SSIM on Y with a ``scale``-pixel border crop, as published in
+#: the ESRGAN paper's comparison of PSNR-oriented methods [ESRGAN].
+PUBLISHED_X4: dict[str, dict[str, tuple[float, float]]] = {
+    "SRCNN": {"Set5": (30.48, 0.8628), "Set14": (27.50, 0.7513), "BSD100": (26.90, 0.7101),
+              "Urban100": (24.52, 0.7221), "Manga109": (27.58, 0.8555)},
+    "EDSR": {"Set5": (32.46, 0.8968), "Set14": (28.80, 0.7876), "BSD100": (27.71, 0.7420),
+             "Urban100": (26.64, 0.8033), "Manga109": (31.02, 0.9148)},
+    "RCAN": {"Set5": (32.63, 0.9002), "Set14": (28.87, 0.7889), "BSD100": (27.77, 0.7436),
+             "Urban100": (26.82, 0.8087), "Manga109": (31.22, 0.9173)},
+    "RRDB (PSNR-oriented, DF2K)": {"Set5": (32.73, 0.9011), "Set14": (28.99, 0.7917), "BSD100": (27.85, 0.7455),
+                                   "Urban100": (27.03, 0.8153), "Manga109": (31.66, 0.9196)},
+}
+#: ESRGAN's entry in the PIRM-SR 2018 challenge (test set): Perceptual Index and RMSE [PIRM, ESRGAN].
+PIRM_ESRGAN = {"PI": 1.978, "RMSE": 15.30}
+
+#: Ma et al.'s score lies in [0, 10] (higher = better); PI subtracts it from this.
+MA_SCORE_MAX = 10.0

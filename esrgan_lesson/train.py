@@ -1,6 +1,6 @@
 """``python -m esrgan_lesson.train`` (and ``torchrun ... -m esrgan_lesson.train``).
 
-Same arguments as ``esrgan-lesson train``; see :mod:`esrgan_lesson.commands.train`.
+Same arguments as ``esrgan-lesson train``; see :mod:`esrgan_lesson.cli.train`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .errors import run_reporting_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .commands.train import add_arguments, run
+    from esrgan_lesson.cli.train import add_arguments, run
 
     parser = argparse.ArgumentParser(prog="python -m esrgan_lesson.train", description="Train ESRGAN (both stages).")
     add_arguments(parser)

@@ -4,12 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from esrgan_lesson.analysis import (
-    batch_dependence,
-    network_cost,
-    running_stat_mismatch,
-    signal_through_depth,
-)
+from esrgan_lesson.course.analysis import batch_dependence, network_cost, running_stat_mismatch, signal_through_depth
 from esrgan_lesson.models import RRDBNet, SRResNet
 
 
@@ -71,7 +66,7 @@ def test_effective_receptive_field_of_known_kernels() -> None:
     import torch
     from torch import nn
 
-    from esrgan_lesson.analysis import effective_receptive_field
+    from esrgan_lesson.course.analysis import effective_receptive_field
 
     conv = nn.Conv2d(1, 1, 3, padding=1, bias=False)
     with torch.no_grad():

@@ -158,7 +158,7 @@ def test_training_starts_from_a_catalogue_model(tmp_path: Path, cache: Path, ser
     """``paths.pretrained_g: NAME``: how a user fine-tunes a pretrained model on their own data."""
     from skimage import data as skdata
 
-    from esrgan_lesson.config import load_config
+    from esrgan_lesson.training.config import load_config
     from esrgan_lesson.training import Trainer
 
     data, model = _tiny_official_bytes()

@@ -12,7 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from esrgan_lesson.cli import main
 from esrgan_lesson.imageio import read_image, write_image
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 
 
 def _y(img: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from esrgan_lesson import paper
-from esrgan_lesson.config import TrainConfig, from_dict, load_config, named_configs, save_config
+from esrgan_lesson.training.config import TrainConfig, from_dict, load_config, named_configs, save_config
 from esrgan_lesson.errors import ConfigError
 
 

@@ -1,4 +1,4 @@
-"""esrgan_lesson.course: the scale switch and the helpers chapters share."""
+"""esrgan_lesson.course.scale and .display: the scale switch and the helpers chapters share."""
 from __future__ import annotations
 
 import random
@@ -8,35 +8,36 @@ import pytest
 import torch
 from skimage import data
 
-from esrgan_lesson import course
-from esrgan_lesson.course import Budget, Timer, as_image, pick, scale, seed_everything, show_grid, show_source
+from esrgan_lesson.course import scale as course_scale
+from esrgan_lesson.course.display import as_image, show_grid, show_source
+from esrgan_lesson.course.scale import Budget, Timer, pick, run_scale, seed_everything
 from esrgan_lesson.device import select_device
 from esrgan_lesson.errors import ConfigError
 
 
 def test_scale_default_env_and_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ESRGAN_SCALE", raising=False)
-    assert scale() == "lesson"
+    assert run_scale() == "lesson"
     monkeypatch.setenv("ESRGAN_SCALE", " Paper ")
-    assert scale() == "paper"
-    assert scale("lesson") == "lesson"  # an explicit value wins over the environment
-    assert pick(scale(), lesson=16, paper=128) == 128
+    assert run_scale() == "paper"
+    assert run_scale("lesson") == "lesson"  # an explicit value wins over the environment
+    assert pick(run_scale(), lesson=16, paper=128) == 128
     assert pick("lesson", lesson=16, paper=128) == 16
 
 
 def test_bad_scale_is_a_one_line_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESRGAN_SCALE", "huge")
     with pytest.raises(ConfigError, match=r"\$ESRGAN_SCALE is 'huge'; choose one of lesson, paper"):
-        scale()
+        run_scale()
     with pytest.raises(ConfigError, match="scale"):
         pick("gpu", lesson=1, paper=2)
 
 
 def test_course_device_follows_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESRGAN_DEVICE", "cpu")
-    assert course.course_device() == torch.device("cpu")
+    assert course_scale.course_device() == torch.device("cpu")
     monkeypatch.delenv("ESRGAN_DEVICE")
-    assert course.course_device() == select_device("auto")
+    assert course_scale.course_device() == select_device("auto")
 
 
 def test_seed_everything_repeats_all_generators() -> None:
@@ -77,7 +78,7 @@ def test_show_source_is_the_real_code_with_stable_reprs() -> None:
     html = view._repr_html_()
     assert 'class="highlight"' in html and "select_device" in html
     assert html == show_source(select_device)._repr_html_()  # deterministic for nbval
-    assert show_source(course).name == "esrgan_lesson.course"
+    assert show_source(course_scale).name == "esrgan_lesson.course.scale"
     with pytest.raises(ConfigError, match="cannot show the source"):
         show_source(len)
 

@@ -13,7 +13,7 @@ from esrgan_lesson.data import (TRAIN_NAMES, VAL_NAMES, DevicePatchSampler, Pair
                                 augment_torch, build_demo_set, demo_images)
 from esrgan_lesson.errors import DataError
 from esrgan_lesson.imageio import read_image, write_image
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from esrgan_lesson.data.download import download, extract, fetch
 from esrgan_lesson.data.prepare import crop_starts, extract_subimages, make_lr
 from esrgan_lesson.errors import DataError
 from esrgan_lesson.imageio import read_image, write_image
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 
 from loopback import LoopbackServer as _Server
 

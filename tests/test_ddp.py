@@ -23,7 +23,7 @@ def _worker(rank: int, world: int, port: int, overrides: list[str], out: str) ->
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
     torch.set_num_threads(1)
-    from esrgan_lesson.config import load_config
+    from esrgan_lesson.training.config import load_config
     from esrgan_lesson.training import Trainer
     from esrgan_lesson.training.distributed import cleanup, dist_info_from_env
 

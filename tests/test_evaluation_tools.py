@@ -1,4 +1,4 @@
-"""Helpers of chapters 7 (full recipe) and 8 (evaluation): esrgan_lesson.evaluation_tools."""
+"""Helpers of chapters 7 (full recipe) and 8 (evaluation): esrgan_lesson.course.recipe, .step_cost, .gpus, .perception."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,11 @@ import skimage.data as skdata
 import torch
 import torch.nn.functional as F
 
-from esrgan_lesson import evaluation_tools as et
-from esrgan_lesson.config import load_config
+from esrgan_lesson.course import gpus
+from esrgan_lesson.course import perception
+from esrgan_lesson.course import recipe
+from esrgan_lesson.course import step_cost
+from esrgan_lesson.training.config import load_config
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.models import RRDBNet
 
@@ -25,52 +28,52 @@ def _photo(side: int = 64) -> torch.Tensor:
 
 def test_config_table_shows_each_configs_values() -> None:
     cfgs = {"paper-psnr": load_config("paper-psnr"), "paper-gan": load_config("paper-gan")}
-    rows = {r[0]: r[1:] for r in et.config_rows(cfgs)}
+    rows = {r[0]: r[1:] for r in recipe.config_rows(cfgs)}
     assert rows["generator nf / nb / gc"] == ["64 / 23 / 32", "64 / 23 / 32"]
     assert rows["lr G / lr D"] == ["0.0002 / -", "0.0001 / 0.0001"]
     assert rows["LR schedule"] == ["x0.5 every 200,000", "x0.5 at 50,000, 100,000, 200,000, 300,000"]
     assert rows["RaGAN weight (lambda)"] == ["-", "0.005"]
     assert rows["perceptual"] == ["off", "vgg19 conv5_4 (l1, x1)"]
-    lines = et.format_config_table(cfgs).splitlines()
-    assert len(lines) == len(et.CONFIG_KEYS) + 2
+    lines = recipe.format_config_table(cfgs).splitlines()
+    assert len(lines) == len(recipe.CONFIG_KEYS) + 2
     col = lines[0].index("paper-gan")
     assert all(line[col - 2:col] == "  " for line in lines[2:])  # columns line up
     with pytest.raises(ESRGANError):
-        et.config_rows({})
+        recipe.config_rows({})
 
 
 def test_step_cost_scales_with_batch_and_counts_parameters() -> None:
-    one = et.training_step_cost(load_config("lesson-psnr", TINY), batch=1, hr_patch=32)
-    two = et.training_step_cost(load_config("lesson-psnr", TINY), batch=2, hr_patch=32)
+    one = step_cost.training_step_cost(load_config("lesson-psnr", TINY), batch=1, hr_patch=32)
+    two = step_cost.training_step_cost(load_config("lesson-psnr", TINY), batch=2, hr_patch=32)
     assert one.flops > 0 and two.flops == pytest.approx(2 * one.flops, rel=1e-9)
     assert two.activation_bytes == pytest.approx(2 * one.activation_bytes, rel=0.01)
     assert one.state_bytes == two.state_bytes == one.params_g * 4 * 4 and one.params_d == 0
     # the activations hold at least the HR-sized output
     assert one.activation_bytes >= 3 * 32 * 32 * 4
-    gan = et.training_step_cost(load_config("lesson-gan", TINY + ["network_d.input_size=32", "train.hr_patch=32"]), batch=1, hr_patch=32)
+    gan = step_cost.training_step_cost(load_config("lesson-gan", TINY + ["network_d.input_size=32", "train.hr_patch=32"]), batch=1, hr_patch=32)
     assert gan.params_d > 0 and gan.flops > one.flops
     assert one.params_g == sum(p.numel() for p in RRDBNet(num_feat=8, num_block=1, num_grow_ch=4).parameters())
     with pytest.raises(ESRGANError):
-        et.training_step_cost(load_config("lesson-psnr", TINY), hr_patch=30)
+        step_cost.training_step_cost(load_config("lesson-psnr", TINY), hr_patch=30)
 
 
 def test_project_schedule_is_flops_over_sustained_rate() -> None:
-    assert et.project_schedule(1e12, 1000, tflops=1.0, utilisation=0.5) == pytest.approx(2000.0)
+    assert gpus.project_schedule(1e12, 1000, tflops=1.0, utilisation=0.5) == pytest.approx(2000.0)
     for bad in (0.0, 1.5):
         with pytest.raises(ESRGANError):
-            et.project_schedule(1e12, 10, 1.0, bad)
-    assert all(g.fp32_tflops > 0 and g.memory_gib > 0 for g in et.GPU_SPECS)
+            gpus.project_schedule(1e12, 10, 1.0, bad)
+    assert all(g.fp32_tflops > 0 and g.memory_gib > 0 for g in gpus.GPU_SPECS)
 
 
 def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     b.mkdir()
     (b / "RRDB_ESRGAN_x4.pth").write_bytes(b"x")
-    monkeypatch.delenv(et.WEIGHTS_DIR_ENV, raising=False)
-    assert et.find_checkpoint("RRDB_ESRGAN_x4.pth", [a]) is None
-    assert et.find_checkpoint("RRDB_ESRGAN_x4.pth", [a, b]) == b / "RRDB_ESRGAN_x4.pth"
-    monkeypatch.setenv(et.WEIGHTS_DIR_ENV, str(b))
-    assert et.find_checkpoint("RRDB_ESRGAN_x4.pth") == b / "RRDB_ESRGAN_x4.pth"
+    monkeypatch.delenv(recipe.WEIGHTS_DIR_ENV, raising=False)
+    assert recipe.find_checkpoint("RRDB_ESRGAN_x4.pth", [a]) is None
+    assert recipe.find_checkpoint("RRDB_ESRGAN_x4.pth", [a, b]) == b / "RRDB_ESRGAN_x4.pth"
+    monkeypatch.setenv(recipe.WEIGHTS_DIR_ENV, str(b))
+    assert recipe.find_checkpoint("RRDB_ESRGAN_x4.pth") == b / "RRDB_ESRGAN_x4.pth"
 
 
 def test_max_weight_difference() -> None:
@@ -78,69 +81,69 @@ def test_max_weight_difference() -> None:
     a = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
     b = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)
     b.load_state_dict(a.state_dict())
-    assert et.max_weight_difference(a, b) == 0.0
+    assert recipe.max_weight_difference(a, b) == 0.0
     with torch.no_grad():
         b.conv_last.bias[0] += 0.5
-    assert et.max_weight_difference(a, b) == pytest.approx(0.5)
+    assert recipe.max_weight_difference(a, b) == pytest.approx(0.5)
     with pytest.raises(ESRGANError):
-        et.max_weight_difference(a, RRDBNet(num_feat=8, num_block=2, num_grow_ch=4))
+        recipe.max_weight_difference(a, RRDBNet(num_feat=8, num_block=2, num_grow_ch=4))
 
 
 def test_paper_table_and_reader_rows(tmp_path: Path) -> None:
-    text = et.format_paper_comparison({"mine": {"Set5": (30.123, 0.85)}})
+    text = perception.format_paper_comparison({"mine": {"Set5": (30.123, 0.85)}})
     assert "32.73/0.9011" in text and "24.52/0.7221" in text
     mine = [line for line in text.splitlines() if line.startswith("mine (yours)")][0]
     assert "30.12/0.8500" in mine and mine.split()[-1] == "-"
-    assert et.available_benchmarks(tmp_path) == []
+    assert perception.available_benchmarks(tmp_path) == []
     (tmp_path / "Set14" / "HR").mkdir(parents=True)
     (tmp_path / "B100" / "HR").mkdir(parents=True)
-    assert et.available_benchmarks(tmp_path) == ["Set14", "BSD100"]
+    assert perception.available_benchmarks(tmp_path) == ["Set14", "BSD100"]
 
 
 def test_perceptual_index_formula() -> None:
-    assert et.perceptual_index(10.0, 0.0) == 0.0
-    assert et.perceptual_index(5.0, 3.0) == pytest.approx(4.0)
+    assert perception.perceptual_index(10.0, 0.0) == 0.0
+    assert perception.perceptual_index(5.0, 3.0) == pytest.approx(4.0)
     with pytest.raises(ESRGANError):
-        et.perceptual_index(11.0, 3.0)
-    assert set(et.iqa_backends()) == set(et.IQA_PACKAGES)
+        perception.perceptual_index(11.0, 3.0)
+    assert set(perception.iqa_backends()) == set(perception.IQA_PACKAGES)
 
 
 def test_scores_detail_ratios_react_to_blur_and_noise() -> None:
     hr = _photo()
-    same = et.score_output("p", "hr", hr, hr, 4)
+    same = perception.score_output("p", "hr", hr, hr, 4)
     assert same.rmse == 0.0 and math.isinf(same.psnr) and same.grad_ratio == pytest.approx(1.0)
     blurred = F.avg_pool2d(F.pad(hr[None], (1, 1, 1, 1), mode="replicate"), 3, stride=1)[0]
     noisy = (hr + 0.05 * torch.randn(hr.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
-    b = et.score_output("p", "blur", blurred, hr, 4)
-    n = et.score_output("p", "noise", noisy, hr, 4)
+    b = perception.score_output("p", "blur", blurred, hr, 4)
+    n = perception.score_output("p", "noise", noisy, hr, 4)
     assert b.grad_ratio < 1 and b.hf_ratio < 1 and n.grad_ratio > 1 and n.hf_ratio > 1
     assert 0 < b.rmse and 0 < n.rmse and b.psnr < 100
     with pytest.raises(ESRGANError):
-        et.score_output("p", "x", hr[:, :32], hr, 4)
+        perception.score_output("p", "x", hr[:, :32], hr, 4)
 
 
 def test_summarise_uses_geometric_means_for_ratios_and_plots() -> None:
-    rows = [et.OutputScores("a", "m", 30.0, 0.8, 5.0, 0.5, 2.0), et.OutputScores("b", "m", 32.0, 0.9, 7.0, 2.0, 2.0),
-            et.OutputScores("a", "k", 28.0, 0.7, 9.0, 1.0, 1.0)]
-    s = et.summarise(rows)
+    rows = [perception.OutputScores("a", "m", 30.0, 0.8, 5.0, 0.5, 2.0), perception.OutputScores("b", "m", 32.0, 0.9, 7.0, 2.0, 2.0),
+            perception.OutputScores("a", "k", 28.0, 0.7, 9.0, 1.0, 1.0)]
+    s = perception.summarise(rows)
     assert list(s) == ["m", "k"]
     assert s["m"]["psnr"] == pytest.approx(31.0) and s["m"]["grad_ratio"] == pytest.approx(1.0)
-    assert "31.00" in et.format_summary(s)
-    fig = et.plot_perception_distortion(s)
+    assert "31.00" in perception.format_summary(s)
+    fig = perception.plot_perception_distortion(s)
     assert len(fig.axes[0].texts) == 2
     with pytest.raises(ESRGANError):
-        et.summarise([])
+        perception.summarise([])
     with pytest.raises(ESRGANError):
-        et.plot_perception_distortion(s, proxy="psnr")
+        perception.plot_perception_distortion(s, proxy="psnr")
 
 
 def test_mean_colour_shift_in_grey_levels() -> None:
     hr = _photo(32)
     warm = hr.clone()
     warm[0] = (warm[0] + 4 / 255).clamp(max=1)
-    shift = et.mean_colour_shift(warm, hr)
+    shift = perception.mean_colour_shift(warm, hr)
     assert shift.shape == (3,) and 0 < float(shift[0]) <= 4 + 1e-4
     assert float(shift[1]) == 0.0 and float(shift[2]) == 0.0
-    assert float(et.mean_colour_shift(hr, hr).abs().max()) == 0.0
+    assert float(perception.mean_colour_shift(hr, hr).abs().max()) == 0.0
     with pytest.raises(ESRGANError):
-        et.mean_colour_shift(hr[:, :16], hr)
+        perception.mean_colour_shift(hr[:, :16], hr)

@@ -7,19 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from esrgan_lesson.experiments import (
-    SHIFTS,
-    PlainResNet,
-    blocks_for_params,
-    center_crops,
-    companion_psnr,
-    count_params,
-    gains_vs_bicubic,
-    loss_summary,
-    lr_hr_pairs,
-    shift_image,
-)
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.course.experiments import SHIFTS, PlainResNet, blocks_for_params, center_crops, companion_psnr, count_params, gains_vs_bicubic, loss_summary, lr_hr_pairs, shift_image
+from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.models import RRDBNet, SRResNet
 
 

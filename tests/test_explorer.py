@@ -9,25 +9,7 @@ import pytest
 import torch
 
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.explorer import (
-    DEFAULT_ALPHAS,
-    PAPER_ALPHAS,
-    InterpolatedGenerator,
-    alpha_label,
-    flat_mask,
-    from_png,
-    image_interpolation,
-    live_explorer,
-    masked_gradient_energy,
-    mean_curve,
-    network_interpolation,
-    png_size,
-    precompute_frames,
-    static_explorer_html,
-    sweep,
-    to_png,
-    to_uint8,
-)
+from esrgan_lesson.course.explorer import DEFAULT_ALPHAS, PAPER_ALPHAS, InterpolatedGenerator, alpha_label, flat_mask, from_png, image_interpolation, live_explorer, masked_gradient_energy, mean_curve, network_interpolation, png_size, precompute_frames, static_explorer_html, sweep, to_png, to_uint8
 from esrgan_lesson.models import RRDBNet
 from esrgan_lesson.weights import interpolate_images
 
@@ -287,7 +269,7 @@ def test_sweep_scores_both_modes_and_agrees_at_the_ends(models, lr_crop) -> None
 
 
 def test_permuted_copy_is_the_same_function_but_does_not_interpolate(lr_crop) -> None:
-    from esrgan_lesson.explorer import permute_upsampler_channels, weight_distance
+    from esrgan_lesson.course.explorer import permute_upsampler_channels, weight_distance
 
     model = _tiny(3)
     with torch.no_grad():

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from book_browser import page_url
-from esrgan_lesson.explorer import DEFAULT_ALPHAS, alpha_label, precompute_frames, static_explorer_html
+from esrgan_lesson.course.explorer import DEFAULT_ALPHAS, alpha_label, precompute_frames, static_explorer_html
 from esrgan_lesson.models import RRDBNet
 
 pytestmark = pytest.mark.browser

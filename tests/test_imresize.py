@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 
 
 def keys(x: float) -> float:
@@ -150,7 +150,7 @@ def test_cuda_matches_cpu() -> None:  # pragma: no cover - runs on GPU machines
 
 
 def test_dense_and_gather_paths_agree(monkeypatch) -> None:
-    import esrgan_lesson.imresize as mod
+    import esrgan_lesson.data.imresize as mod
 
     x = torch.rand(2, 3, 30, 26, dtype=torch.float64)
     dense = [imresize(x, scale=s) for s in (0.25, 1 / 3, 2.0)]

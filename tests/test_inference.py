@@ -12,7 +12,8 @@ from torch import nn
 
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import LoadedImage, read_image, write_image
-from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, _forward_guarded, tile_grid, upscale
+from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, tile_grid, upscale
+from esrgan_lesson.inference.tiled import _forward_guarded
 from esrgan_lesson.models import RRDBNet, receptive_field
 
 

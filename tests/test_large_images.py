@@ -16,7 +16,7 @@ from torch import nn
 
 import esrgan_lesson.image_kinds as image_kinds
 import esrgan_lesson.imageio as imageio
-import esrgan_lesson.large_images as large_images
+import esrgan_lesson.inference.large_images as large_images
 from esrgan_lesson.cli import main
 from esrgan_lesson.image_kinds import MAX_INPUT_PIXELS, read_header
 from esrgan_lesson.imageio import read_image, write_image

@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from esrgan_lesson.config import load_config
+from esrgan_lesson.training.config import load_config
 from esrgan_lesson.data.demo import VAL_NAMES, demo_images, mod_crop
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.lesson import LESSON_FILES, lesson_weights, load_lesson_generator
 from esrgan_lesson.training.evaluation import evaluate_generator
 from esrgan_lesson.weights import generator_arch

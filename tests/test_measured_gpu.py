@@ -1,6 +1,6 @@
 """The package's record of the H100 measurement equals the committed benchmark table.
 
-``esrgan_lesson.evaluation_tools.H100_MEASURED`` copies the paper-size rows of
+``esrgan_lesson.course.gpus.H100_MEASURED`` copies the paper-size rows of
 ``benchmarks/results/train_step-cuda.md`` so that chapter 7 can quote them
 without reading a file. These tests parse that markdown table (no GPU needed)
 and fail if the two ever drift apart.
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from esrgan_lesson import evaluation_tools as et
+from esrgan_lesson.course import gpus
 from esrgan_lesson.errors import ESRGANError
 
 ROOT = Path(__file__).resolve().parents[1]
-M = et.H100_MEASURED
+M = gpus.H100_MEASURED
 TABLE = ROOT / M.source
 
 
@@ -91,4 +91,3 @@ def test_lookup_errors_and_record_is_frozen() -> None:
     with pytest.raises(AttributeError):
         M.batch = 32  # type: ignore[misc]
     assert not M.perceptual          # the GAN rows were measured without the VGG loss
-    assert "H100_MEASURED" in et.__all__ and "MeasuredStep" in et.__all__ and "MeasuredGPU" in et.__all__

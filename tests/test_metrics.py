@@ -10,7 +10,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from esrgan_lesson.errors import DataError
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.metrics import psnr, rgb2ycbcr, ssim
 
 

@@ -146,7 +146,7 @@ def test_shipped_x4plus_restores_a_photo() -> None:
     """A wrong mapping of 351 convs gives noise; the right one gives an image close to the truth."""
     from skimage import data as skdata
 
-    from esrgan_lesson.imresize import imresize
+    from esrgan_lesson.data.imresize import imresize
     from esrgan_lesson.inference import upscale
     from esrgan_lesson.metrics import psnr
 

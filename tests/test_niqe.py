@@ -15,7 +15,7 @@ import torch
 from skimage.color import rgb2ycbcr as sk_rgb2ycbcr
 
 from esrgan_lesson.errors import DataError, ESRGANError
-from esrgan_lesson.imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.metrics import NiqeResult, NiqeSizeError, niqe, niqe_blocks
 from esrgan_lesson.metrics.niqe_metric import (block_features, fit_aggd, mscn, mvg_distance, niqe_features, niqe_luma,
                                                niqe_window, pristine_model, shape_grid)

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 import yaml
 
-from esrgan_lesson.notebooks import CHAPTER_GLOB, SETUP_TAG, colab_setup_source, repository_url, stamp
+from esrgan_lesson.course.notebooks import CHAPTER_GLOB, SETUP_TAG, colab_setup_source, repository_url, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -41,7 +41,7 @@ def check_chapter(nb: nbformat.NotebookNode, repo_url: str, keys: set[str]) -> l
     problems = []
     cells = nb.cells
     if not cells or cells[0].cell_type != "code" or cells[0].source != colab_setup_source(repo_url):
-        problems.append("cell 0 is not the stamped Colab setup cell (run: python -m esrgan_lesson.notebooks stamp book)")
+        problems.append("cell 0 is not the stamped Colab setup cell (run: python -m esrgan_lesson.course.notebooks stamp book)")
     markdown = [c.source for c in cells if c.cell_type == "markdown"]
     headings = [(len(m.group(1)), m.group(2)) for text in markdown for m in _HEADING.finditer(text)]
     if not headings or headings[0][0] != 1:
@@ -116,7 +116,7 @@ def _good_chapter() -> nbformat.NotebookNode:
     nb.cells = [
         nbformat.v4.new_code_cell(colab_setup_source(URL)),
         nbformat.v4.new_markdown_cell("# 9. A chapter\n\n## Learning goals\n\n- one\n\nAs {cite}`wang2018esrgan` shows."),
-        nbformat.v4.new_code_cell("from esrgan_lesson.course import scale\nSCALE = scale()"),
+        nbformat.v4.new_code_cell("from esrgan_lesson.course.scale import run_scale\nSCALE = run_scale()"),
         nbformat.v4.new_markdown_cell("## Summary\n\nDone.\n\n## Exercises\n\n1. Try.\n\n:::{dropdown} Solution\nLike this.\n:::"),
     ]
     return nb
@@ -201,7 +201,7 @@ def test_setup_source_rejects_a_bad_url() -> None:
 
 def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path: Path, monkeypatch) -> None:
     from esrgan_lesson.errors import ESRGANError
-    from esrgan_lesson.notebooks import main
+    from esrgan_lesson.course.notebooks import main
 
     (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
     book = tmp_path / "book"
@@ -218,7 +218,7 @@ def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path:
     bad = nbformat.v4.new_notebook()
     bad.cells = [nbformat.v4.new_code_cell("1 / 0")]
     nbformat.write(bad, book / "02_b.ipynb")
-    from esrgan_lesson.notebooks import execute
+    from esrgan_lesson.course.notebooks import execute
 
     with pytest.raises(ESRGANError, match="02_b.ipynb: a cell failed"):
         execute([book / "02_b.ipynb"], timeout=60)

@@ -7,9 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from esrgan_lesson import toy_gan
-from esrgan_lesson.toy_gan import (ToyCritic, decision_map, generator_gradients, toy_clouds, toy_figure,
-                                   train_critic)
+from esrgan_lesson.course import toy_gan
+from esrgan_lesson.course.toy_gan import ToyCritic, decision_map, generator_gradients, toy_clouds, toy_figure, train_critic
 
 
 class FirstCoordinate(nn.Module):

@@ -9,7 +9,7 @@ import torch
 from skimage import data as skdata
 
 from esrgan_lesson.cli import main as cli_main
-from esrgan_lesson.config import load_config
+from esrgan_lesson.training.config import load_config
 from esrgan_lesson.errors import CheckpointError
 from esrgan_lesson.imageio import write_image
 from esrgan_lesson.training import Trainer, TrainingError, fit_l1, gradient_energy, high_frequency_energy, train
@@ -125,7 +125,7 @@ def test_fit_l1_trains_within_budget() -> None:
 
 
 def test_sharpness_measures_and_bicubic_baseline() -> None:
-    from esrgan_lesson.imresize import imresize
+    from esrgan_lesson.data.imresize import imresize
 
     img = torch.from_numpy(skdata.astronaut()[:64, :64].astype(np.float32) / 255.0).permute(2, 0, 1)
     blurred = torch.nn.functional.avg_pool2d(img[None], 5, 1, 2, count_include_pad=False)[0]

@@ -10,7 +10,7 @@ import torch
 from skimage import data as skdata
 from torch import nn
 
-from esrgan_lesson.config import load_config
+from esrgan_lesson.training.config import load_config
 from esrgan_lesson.imageio import write_image
 from esrgan_lesson.training import Trainer, TrainingError
 from esrgan_lesson.training.checkpoint import list_checkpoints, load_checkpoint
@@ -59,7 +59,7 @@ def _vgg19_random_file(path: Path) -> Path:
 @pytest.mark.parametrize("network", ["texture", "vgg19-random"])
 def test_gan_step_with_perceptual_term(data: Path, tmp_path: Path, network: str) -> None:
     if network == "texture":
-        percep = {"train.perceptual.network": "esrgan_lesson.texture_net:texture_feature_network",
+        percep = {"train.perceptual.network": "esrgan_lesson.models.texture_vgg:texture_feature_network",
                   "train.perceptual.layer": "conv4_2"}
     else:  # the paper's VGG19 layout and layer, random weights (ImageNet weights are not on this machine)
         percep = {"train.perceptual.network": "vgg19", "train.perceptual.layer": "conv5_4",

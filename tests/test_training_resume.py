@@ -23,7 +23,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from esrgan_lesson.config import load_config
+from esrgan_lesson.training.config import load_config
 from esrgan_lesson.imageio import write_image
 from esrgan_lesson.training import Trainer
 from esrgan_lesson.training.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint

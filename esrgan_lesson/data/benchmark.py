@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..imageio import list_images, read_image
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from .demo import build_demo_set, mod_crop
 from .paired import pair_files
 

@@ -26,7 +26,7 @@ import skimage.data as skdata
 
 from ..errors import DataError
 from ..imageio import read_image, write_image
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 
 
 def _motorcycle() -> np.ndarray:
@@ -101,7 +101,7 @@ def build_demo_set(root: str | Path = "data/demo", scale: int = 4) -> DemoSet:
     """Write the demo set as 8-bit PNGs under ``root`` (see the module docstring).
 
     HR images are mod-cropped to ``scale``; validation LR images are the
-    MATLAB-bicubic downscale (:func:`~esrgan_lesson.imresize.imresize`) of the
+    MATLAB-bicubic downscale (:func:`~esrgan_lesson.data.imresize.imresize`) of the
     8-bit HR PNG, rounded to 8 bits. Files that already exist are kept, and
     every write is atomic, so an interrupted build can simply be rerun.
     """

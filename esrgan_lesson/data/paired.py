@@ -5,7 +5,7 @@ Layouts understood:
 * ``hr_dir`` and ``lr_dir``: files are matched by sorted name stems; an LR
   stem may carry DIV2K's ``x<scale>`` suffix (``0001.png`` <-> ``0001x4.png``).
 * ``hr_dir`` only: the LR image is made on the fly with MATLAB bicubic
-  (:func:`~esrgan_lesson.imresize.imresize`) after mod-cropping the HR image.
+  (:func:`~esrgan_lesson.data.imresize.imresize`) after mod-cropping the HR image.
 
 Each item is ``dict(lr=(3, h, w) float32 [0, 1], hr=(3, h*scale, w*scale)
 float32 [0, 1], name=str)``. With ``hr_patch`` set, a random aligned crop
@@ -32,7 +32,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ..errors import DataError
 from ..imageio import list_images, read_image
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from .augment import NUM_AUGMENTS, augment_numpy
 from .demo import mod_crop
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..imageio import list_images, read_image, write_image
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from ..paper import SUBIMAGE_CROP, SUBIMAGE_STEP
 from .demo import mod_crop
 

@@ -7,7 +7,7 @@ This sampler keeps the full HR images on the device once and, per batch,
 
 1. picks an image (uniformly) and an LR-grid-aligned square crop per sample,
 2. flips/rotates the HR crop (ESRGAN Sec. 4.1 augmentation),
-3. makes the LR patch with MATLAB bicubic (:func:`esrgan_lesson.imresize`)
+3. makes the LR patch with MATLAB bicubic (:func:`esrgan_lesson.data.imresize`)
    on the device, optionally rounded to 8 bits like a saved LR PNG.
 
 Exactness: each image is padded once by ``2 * scale`` pixels with MATLAB's
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from .augment import NUM_AUGMENTS, augment_torch
 
 

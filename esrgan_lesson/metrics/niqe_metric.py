@@ -38,7 +38,7 @@ fitted with exactly those features:
      ``circshift``): the AGGD shape, mean ``(beta_r - beta_l) G(2/a)/G(1/a)``,
      left scale and right scale.
 4. **Scale 1/2** is MATLAB bicubic with antialiasing
-   (:func:`esrgan_lesson.imresize.imresize`) of the cropped luminance.
+   (:func:`esrgan_lesson.data.imresize.imresize`) of the cropped luminance.
 5. **Distance.** With ``mu``, ``S`` the mean and covariance of the block
    features (blocks with an undefined feature, e.g. perfectly flat ones, are
    dropped from ``S`` and ignored per feature in ``mu``, like MATLAB's
@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from ..paper import (NIQE_BLOCK, NIQE_C, NIQE_SHAPE_MAX, NIQE_SHAPE_MIN, NIQE_SHAPE_STEP, NIQE_SIGMA, NIQE_WINDOW,
                      YCBCR_MATRIX, YCBCR_OFFSET)
 from .psnr_ssim import _as_nchw

@@ -1,4 +1,4 @@
-"""Build what a :class:`~esrgan_lesson.config.TrainConfig` describes.
+"""Build what a :class:`~esrgan_lesson.training.config.TrainConfig` describes.
 
 Networks, the perceptual feature network, the data sampler, the validation
 pairs, optimisers and LR schedulers, each from its config section.
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import DataConfig, ModelConfig, PerceptualConfig, StageConfig, TrainConfig
+from .config import DataConfig, ModelConfig, PerceptualConfig, StageConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError, DataError
 from ..imageio import list_images, read_image
 from ..losses import PerceptualLoss

@@ -21,7 +21,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from ..imresize import imresize
+from esrgan_lesson.data.imresize import imresize
 from ..metrics import psnr, ssim
 
 #: ITU-R BT.601 luma weights used for the sharpness figures.

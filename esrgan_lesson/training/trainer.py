@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import TrainConfig, load_config, save_config
+from .config import TrainConfig, load_config, save_config
 from ..device import select_device
 from ..errors import CheckpointError, ESRGANError
 from ..losses import GANLoss

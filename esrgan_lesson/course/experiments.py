@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.demo import mod_crop
-from .imresize import imresize
-from .metrics import psnr
-from .paper import LEAKY_SLOPE
-from .training.evaluation import evaluate_generator
+from esrgan_lesson.data.demo import mod_crop
+from esrgan_lesson.data.imresize import imresize
+from esrgan_lesson.metrics import psnr
+from esrgan_lesson.paper import LEAKY_SLOPE
+from esrgan_lesson.training.evaluation import evaluate_generator
 
 
 class PlainResBlock(nn.Module):

@@ -18,7 +18,7 @@ Huge images: the size is read from the header before any pixel is decoded.
 When the upscaled image would not fit in memory the image is refused with
 one line naming the output size and the memory needed, unless
 ``--allow-large`` is given; then it is streamed into the PNG or TIFF file a
-band of tiles at a time (:mod:`esrgan_lesson.large_images`).
+band of tiles at a time (:mod:`esrgan_lesson.inference.large_images`).
 
 With ``--weights-gan`` and ``--alpha``, the generator is the network
 interpolation ``(1 - alpha) * PSNR + alpha * GAN`` (ESRGAN Eq. 4) of
@@ -38,11 +38,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import ESRGANError
-from ..image_kinds import read_header
-from ..imageio import IMAGE_EXTENSIONS, READ_EXTENSIONS, READ_ONLY_EXTENSIONS, list_images, read_image, write_image
-from ..inference import DEFAULT_TILE_OVERLAP, model_scale, upscale
-from ..large_images import STREAM_TILE, plan_memory, refusal, stream_upscale
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.image_kinds import read_header
+from esrgan_lesson.imageio import IMAGE_EXTENSIONS, READ_EXTENSIONS, READ_ONLY_EXTENSIONS, list_images, read_image, write_image
+from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, model_scale, upscale
+from esrgan_lesson.inference.large_images import STREAM_TILE, plan_memory, refusal, stream_upscale
 
 #: Exit status when some (not all-stopping) inputs failed; same as a user error.
 EXIT_SOME_FAILED = 2
@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _load_model(args: argparse.Namespace, device):  # -> RRDBNet
-    from ..weights import build_generator, interpolate_state_dicts, read_generator
+    from esrgan_lesson.weights import build_generator, interpolate_state_dicts, read_generator
 
     if args.alpha is not None and args.weights_gan is None:
         raise ESRGANError("--alpha needs --weights-gan (the GAN model to interpolate with)")
@@ -134,7 +134,7 @@ def _plan_outputs(inputs: list[Path], single_file: bool, output: Path, suffix: s
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..device import select_device
+    from esrgan_lesson.device import select_device
 
     if args.tile < 0 or args.tile_overlap < 0:
         raise ESRGANError(f"--tile and --tile-overlap must be >= 0, got {args.tile} and {args.tile_overlap}")

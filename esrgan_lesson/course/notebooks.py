@@ -2,9 +2,9 @@
 
 Usage (from the repository root; ``make notebooks`` runs the first)::
 
-    python -m esrgan_lesson.notebooks execute book          # every chapter
-    python -m esrgan_lesson.notebooks execute book/03_rrdb.ipynb
-    python -m esrgan_lesson.notebooks stamp book             # setup cell only
+    python -m esrgan_lesson.course.notebooks execute book          # every chapter
+    python -m esrgan_lesson.course.notebooks execute book/03_rrdb.ipynb
+    python -m esrgan_lesson.course.notebooks stamp book             # setup cell only
 
 The repository URL is written once, in ``_config.yml`` (``repository.url``);
 :func:`stamp` copies it into each chapter's first cell, and a test checks that
@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 
 import yaml
 
-from .errors import ConfigError, ESRGANError
-from .fileio import atomic_write_text
+from esrgan_lesson.errors import ConfigError, ESRGANError
+from esrgan_lesson.fileio import atomic_write_text
 
 #: Chapter files are ``NN_name.ipynb`` in ``book/``.
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
@@ -68,7 +68,7 @@ def colab_setup_source(repo_url: str) -> str:
         "                   check=False)\n"
         '    os.environ["ESRGAN_DEVICE"] = "cuda" if torch.cuda.is_available() else "cpu"\n'
         '    print("esrgan_lesson installed; device:", os.environ["ESRGAN_DEVICE"])\n'
-        '    print(\'Running at lesson scale. On a GPU, set SCALE = scale("paper") in the settings cell.\')\n'
+        '    print(\'Running at lesson scale. On a GPU, set SCALE = run_scale("paper") in the settings cell.\')\n'
     )
 
 
@@ -199,7 +199,7 @@ def _expand(targets: Sequence[str]) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``execute`` or ``stamp`` chapters; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m esrgan_lesson.notebooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m esrgan_lesson.course.notebooks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("execute", help="stamp and re-execute chapters in place")
     ex.add_argument("targets", nargs="+", help="chapter notebooks or folders of chapters")

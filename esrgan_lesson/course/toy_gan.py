@@ -31,8 +31,8 @@ import math
 import torch
 from torch import nn
 
-from .losses import GANLoss, GANType
-from .paper import LEAKY_SLOPE
+from esrgan_lesson.losses import GANLoss, GANType
+from esrgan_lesson.paper import LEAKY_SLOPE
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
     from matplotlib.axes import Axes

@@ -23,8 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..training import train
+    from esrgan_lesson.training.config import load_config
+    from esrgan_lesson.training import train
 
     cfg = load_config(args.config, args.override)
     result = train(cfg, device=args.device, resume=args.resume)

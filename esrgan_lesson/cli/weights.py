@@ -40,7 +40,7 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..weights import catalogue
+    from esrgan_lesson.weights import catalogue
 
     if args.action == "list":
         rows = [("name", "model", "source", "licence", "here")]
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "fetch":
         print(catalogue.fetch(args.name, url=args.url))
     else:
-        from ..weights import load_generator
-        from ..weights.ncnn_export import save_ncnn_generator
+        from esrgan_lesson.weights import load_generator
+        from esrgan_lesson.weights.ncnn_export import save_ncnn_generator
 
         param, binary = save_ncnn_generator(load_generator(args.weights), args.output,
                                             "fp32" if args.fp32 else "fp16")

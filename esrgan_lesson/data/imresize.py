@@ -30,8 +30,8 @@ from typing import TypeVar, overload
 import numpy as np
 import torch
 
-from .errors import ESRGANError
-from .paper import BICUBIC_A, BICUBIC_SUPPORT
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.paper import BICUBIC_A, BICUBIC_SUPPORT
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 

@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from .errors import ESRGANError
-from .fileio import atomic_path
-from .image_kinds import ImageHeader, decode
-from .image_writers import PngWriter, write_tiff_strips
-from .imageio import output_bit_depth, to_uint, to_unit
-from .inference import DEFAULT_TILE_OVERLAP, Progress, iter_upscaled_bands, model_scale, upscale_alpha
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.fileio import atomic_path
+from esrgan_lesson.image_kinds import ImageHeader, decode
+from esrgan_lesson.image_writers import PngWriter, write_tiff_strips
+from esrgan_lesson.imageio import output_bit_depth, to_uint, to_unit
+from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, Progress, iter_upscaled_bands, model_scale, upscale_alpha
 
 #: Memory per output pixel of the in-memory path (upscale + write_image):
 #: float32 output tensor and its numpy copy (12 B each), the [0, 1] clip and

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import DataError
-from .imresize import imresize, resize_weights
-from .metrics import psnr
+from esrgan_lesson.errors import DataError
+from esrgan_lesson.data.imresize import imresize, resize_weights
+from esrgan_lesson.metrics import psnr
 
 #: The resizers :func:`downscale` knows. "matlab" is the one SR benchmarks use
 #: (ESRGAN Sec. 4.1: LR images are made with MATLAB's bicubic kernel).
@@ -66,7 +66,7 @@ def downscale(hr: np.ndarray, scale: int, method: str = "matlab", quantized: boo
     Args:
         hr: (H, W, 3) or (H, W) float in [0, 1]; H and W divisible by ``scale``.
         scale: integer factor, e.g. 4.
-        method: ``"matlab"`` (:func:`esrgan_lesson.imresize.imresize`: cubic
+        method: ``"matlab"`` (:func:`esrgan_lesson.data.imresize.imresize`: cubic
             a = -0.5, kernel widened by ``scale`` to antialias, symmetric borders),
             ``"pil"`` (Pillow ``Image.resize(..., BICUBIC)``, per channel on
             32-bit float images: a = -0.5, antialiased, but the border is not
@@ -279,7 +279,7 @@ def resize_matrix(in_len: int, scale: int) -> np.ndarray:
     """MATLAB bicubic downscaling of one axis as a matrix, float64 (in_len // scale, in_len).
 
     ``resize_matrix(H, s) @ column`` equals ``imresize`` of that column by ``1/s``
-    (the weights and symmetric border indices of :func:`esrgan_lesson.imresize.resize_weights`).
+    (the weights and symmetric border indices of :func:`esrgan_lesson.data.imresize.resize_weights`).
     """
     if in_len % scale:
         raise DataError(f"length {in_len} is not divisible by the scale {scale}")

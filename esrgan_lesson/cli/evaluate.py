@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.benchmark import EvalSet, load_eval_pair, resolve_eval_set
-from ..device import select_device
-from ..errors import ESRGANError
-from ..imageio import to_uint, write_image
-from ..imresize import imresize
-from ..metrics import NIQE_MIN_BLOCKS, NiqeSizeError, niqe, niqe_blocks, psnr, ssim
-from ..paper import NIQE_BLOCK
+from esrgan_lesson.data.benchmark import EvalSet, load_eval_pair, resolve_eval_set
+from esrgan_lesson.device import select_device
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.imageio import to_uint, write_image
+from esrgan_lesson.data.imresize import imresize
+from esrgan_lesson.metrics import NIQE_MIN_BLOCKS, NiqeSizeError, niqe, niqe_blocks, psnr, ssim
+from esrgan_lesson.paper import NIQE_BLOCK
 
 #: Printed under every table (the package cannot compute these offline).
 NO_MA_NOTE = ("Ma's score and PI = ((10 - Ma) + NIQE)/2 need Ma et al.'s trained regression forests, "
@@ -107,7 +107,7 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
         result.bicubic_niqe.append(_niqe(bic, scale))
         out = bic
         if model is not None:
-            from ..inference import upscale  # lazy: the bicubic path needs no model code
+            from esrgan_lesson.inference import upscale  # lazy: the bicubic path needs no model code
 
             out = upscale(model, lr, tile=tile or None, device=device)
             if out.shape != hr.shape:
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     sets = [resolve_eval_set(s, args.scale, args.demo_root, args.benchmark_root) for s in args.data]
     model, device = None, None
     if args.weights:
-        from ..weights import load_generator  # lazy: see evaluate_set
+        from esrgan_lesson.weights import load_generator  # lazy: see evaluate_set
 
         device = select_device(args.device)
         model = load_generator(args.weights, device=device, scale=args.scale)

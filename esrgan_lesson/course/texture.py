@@ -1,48 +1,21 @@
-"""A small trained VGG-style feature network for the lesson's perceptual loss.
+"""Chapter 5 (perceptual loss): training the texture net, and the chapter's experiments.
 
-ESRGAN's perceptual loss reads features of a *trained* VGG19 (ImageNet) before
-their ReLU (ESRGAN Sec. 3.3); the authors also tried a VGG16 fine-tuned for
-material recognition on MINC (Bell et al., CVPR 2015). Neither set of weights
-can be downloaded on the course's offline machines, and random weights make a
-meaningless loss. This module therefore trains, and ships, a small stand-in:
-
-- :class:`TextureVGG`: four VGG blocks of 3x3 convolutions and ReLUs (widths
-  16-32-64-64, two convolutions each, 2x2 max-pools between blocks) with
-  torchvision-style layer names ``conv1_1``, ``relu1_1``, ..., ``pool1``, ...,
-  then global average pooling and a linear classifier.
-- The task: **which training picture does a 32x32 patch come from?** Each
-  class is one of the demo set's training pictures
-  (:data:`esrgan_lesson.data.demo.TRAIN_NAMES`: photos, a microscope slide, a
-  telescope field, text, brick and grass textures). Telling patches of these
-  apart is a small texture/material recognition problem, the idea behind MINC.
-  The validation pictures (``chelsea``, ``camera``, ``gravel``) are never used.
-- The split: the right-most :data:`HOLDOUT_FRACTION` of every training
+- The data: the right-most :data:`HOLDOUT_FRACTION` of every training
   picture's columns is held out; training crops come only from the left part,
-  and accuracy is measured on a fixed grid of patches from the right part.
-- :func:`train_texture_net` reproduces the shipped weights
-  (``esrgan_lesson/assets/texture_vgg.safetensors``, see
-  ``data_scripts/train_texture_net.py``); :func:`load_texture_net` loads them.
-- :class:`TextureFeatureExtractor`: ``{layer_name: features}`` for named layers,
-  before (``conv4_2``) or after (``relu4_2``) activation, the interface of
-  :class:`~esrgan_lesson.models.VGGFeatureExtractor`, so it plugs into
-  :class:`~esrgan_lesson.losses.PerceptualLoss`.
-- :func:`texture_feature_network`: the no-argument factory a training config
-  names as ``train.perceptual.network: esrgan_lesson.texture_net:texture_feature_network``
-  (:data:`CONFIG_NETWORK`).
+  and accuracy is measured on a fixed grid of patches from the right part. The
+  validation pictures (``chelsea``, ``camera``, ``gravel``) are never used.
+- :func:`train_texture_net` reproduces the shipped weights of
+  :class:`~esrgan_lesson.models.texture_vgg.TextureVGG` (see
+  ``data_scripts/train_texture_net.py``).
 - Chapter 5 helpers: :func:`relu_zero_fractions`, :func:`match_features`,
-  :func:`finetune_with_perceptual`, :func:`channel_mean_error`.
+  :func:`finetune_with_perceptual`, :func:`channel_mean_error`, :func:`score_outputs`.
 
 All images are (N, 3, H, W) float tensors in [0, 1].
 """
 from __future__ import annotations
 
 import functools
-import json
-import os
-import tempfile
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -50,139 +23,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import CheckpointError, ConfigError
-from .paper import IMAGENET_MEAN, IMAGENET_STD
+from esrgan_lesson.errors import ConfigError
+from esrgan_lesson.models.texture_vgg import (
+    FEATURE_LAYER,
+    FEATURE_LAYER_POST,
+    TextureFeatureExtractor,
+    TextureVGG,
+    class_names,
+    texture_layer_names,
+)
 
-__all__ = [
-    "CONFIG_NETWORK",
-    "DEFAULT_SEED",
-    "DEFAULT_STEPS",
-    "FEATURE_LAYER",
-    "FEATURE_LAYER_POST",
-    "NETWORK_LAYERS",
-    "HOLDOUT_FRACTION",
-    "PATCH",
-    "TextureFeatureExtractor",
-    "TexturePatchSampler",
-    "TextureVGG",
-    "WEIGHTS_PATH",
-    "accuracy",
-    "channel_mean_error",
-    "class_names",
-    "feature_extractor",
-    "brightness_sensitivity",
-    "feature_gradient_share",
-    "finetune_with_perceptual",
-    "heldout_patches",
-    "score_outputs",
-    "load_texture_net",
-    "match_features",
-    "relu_layer_names",
-    "relu_zero_fractions",
-    "save_texture_net",
-    "split_columns",
-    "texture_feature_extractor",
-    "texture_feature_network",
-    "texture_layer_names",
-    "train_texture_net",
-]
-
-#: Convolutions per block and their widths (lesson-sized; VGG19 uses 2-2-4-4-4 and 64-512).
-BLOCKS: tuple[int, ...] = (2, 2, 2, 2)
-WIDTHS: tuple[int, ...] = (16, 32, 64, 64)
 #: Side of the square training/evaluation patches (HR pixels).
 PATCH = 32
 #: Right-most share of each training picture's columns kept out of training.
 HOLDOUT_FRACTION = 0.25
-#: The deepest convolution, read *before* its ReLU: the lesson's stand-in for
-#: VGG19 ``conv5_4`` (ESRGAN Sec. 3.3).
-FEATURE_LAYER = "conv4_2"
-#: The same layer *after* its ReLU (SRGAN's choice).
-FEATURE_LAYER_POST = "relu4_2"
 #: Defaults of :func:`train_texture_net` that produced the shipped weights.
 DEFAULT_SEED = 0
 DEFAULT_STEPS = 1500
 DEFAULT_BATCH = 32
 DEFAULT_LR = 2e-3
-#: The shipped weights (package data).
-WEIGHTS_PATH = Path(__file__).parent / "assets" / "texture_vgg.safetensors"
-#: What a training config writes as ``train.perceptual.network`` to use this net.
-CONFIG_NETWORK = "esrgan_lesson.texture_net:texture_feature_network"
-
-
-def class_names() -> tuple[str, ...]:
-    """The classes, in label order: the demo set's training pictures."""
-    from .data.demo import TRAIN_NAMES
-
-    return tuple(TRAIN_NAMES)
-
-
-def texture_layer_names() -> list[str]:
-    """Layer names of :attr:`TextureVGG.features` in order: ``conv1_1``, ``relu1_1``, ..., ``relu4_2``."""
-    names: list[str] = []
-    for b, n in enumerate(BLOCKS, start=1):
-        for i in range(1, n + 1):
-            names += [f"conv{b}_{i}", f"relu{b}_{i}"]
-        if b < len(BLOCKS):
-            names.append(f"pool{b}")
-    return names
-
-
-class TextureVGG(nn.Module):
-    """VGG-style patch classifier with torchvision-style layer names.
-
-    ``features``: an ``nn.Sequential`` whose children are named as in
-    :func:`texture_layer_names`; ``classifier``: ``Linear(64, num_classes)``
-    on the globally average-pooled ``relu4_2``. Inputs are ImageNet-normalised
-    inside (the same convention as the VGG extractors).
-
-    ``forward``: (N, 3, H, W) in [0, 1] -> logits (N, num_classes). The feature
-    maps at block ``b`` have ``WIDTHS[b-1]`` channels and side ``H / 2**(b-1)``.
-    """
-
-    def __init__(self, num_classes: int | None = None) -> None:
-        super().__init__()
-        num_classes = len(class_names()) if num_classes is None else num_classes
-        layers: OrderedDict[str, nn.Module] = OrderedDict()
-        cin = 3
-        for b, (n, width) in enumerate(zip(BLOCKS, WIDTHS), start=1):
-            for i in range(1, n + 1):
-                layers[f"conv{b}_{i}"] = nn.Conv2d(cin, width, 3, 1, 1)
-                layers[f"relu{b}_{i}"] = nn.ReLU(inplace=False)  # never overwrite a returned conv map
-                cin = width
-            if b < len(BLOCKS):
-                layers[f"pool{b}"] = nn.MaxPool2d(2, 2)
-        self.features = nn.Sequential(layers)
-        self.classifier = nn.Linear(cin, num_classes)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> ImageNet-normalised input of ``features``."""
-        return (x - self.mean) / self.std
-
-    def feature_maps(self, x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
-        """``{name: (N, C, H', W')}`` for the requested layer names; stops after the deepest."""
-        order = texture_layer_names()
-        unknown = [n for n in names if n not in order]
-        if unknown:
-            raise ValueError(f"unknown texture-net layer(s) {unknown}; valid names: {order}")
-        wanted, last = set(names), max(order.index(n) for n in names)
-        out: dict[str, torch.Tensor] = {}
-        x = self.normalise(x)
-        for i, (name, layer) in enumerate(self.features.named_children()):
-            x = layer(x)
-            if name in wanted:
-                out[name] = x
-            if i == last:
-                break
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(self.normalise(x))
-        return self.classifier(h.mean(dim=(-2, -1)))
-
-
 # --- data: patches of the demo set's training pictures --------------------------------
 def split_columns(img: np.ndarray, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[np.ndarray, np.ndarray]:
     """(train part, held-out part) of an (H, W, 3) picture: the right-most columns are held out."""
@@ -195,7 +54,7 @@ def split_columns(img: np.ndarray, holdout_fraction: float = HOLDOUT_FRACTION) -
 @functools.lru_cache(maxsize=None)
 def _picture(name: str) -> np.ndarray:
     """One demo picture, decoded once per process and returned read-only."""
-    from .data.demo import demo_images
+    from esrgan_lesson.data.demo import demo_images
 
     img = demo_images((name,))[name]
     img.setflags(write=False)
@@ -204,7 +63,7 @@ def _picture(name: str) -> np.ndarray:
 
 def _pictures(names: Sequence[str]) -> list[np.ndarray]:
     """Read-only (H, W, 3) float32 pictures in [0, 1]; refuses the validation pictures."""
-    from .data.demo import VAL_NAMES
+    from esrgan_lesson.data.demo import VAL_NAMES
 
     leaked = [n for n in names if n in VAL_NAMES]
     if leaked:
@@ -240,7 +99,7 @@ class TexturePatchSampler:
 
     def __init__(self, batch_size: int = DEFAULT_BATCH, patch: int = PATCH, seed: int = DEFAULT_SEED,
                  holdout_fraction: float = HOLDOUT_FRACTION) -> None:
-        from .data.augment import NUM_AUGMENTS
+        from esrgan_lesson.data.augment import NUM_AUGMENTS
 
         self.parts = [torch.from_numpy(split_columns(img, holdout_fraction)[0].copy()).permute(2, 0, 1)
                       for img in _pictures(class_names())]
@@ -251,7 +110,7 @@ class TexturePatchSampler:
         self.generator = torch.Generator().manual_seed(seed)
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        from .data.augment import augment_torch
+        from esrgan_lesson.data.augment import augment_torch
 
         g, p = self.generator, self.patch
         labels = torch.randint(len(self.parts), (self.batch_size,), generator=g)
@@ -311,106 +170,6 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return hits / max(1, len(x))
 
 
-def save_texture_net(model: TextureVGG, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Write ``model``'s weights as safetensors, atomically (temp file, then rename)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"classes": json.dumps(list(class_names())), **(metadata or {})}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_texture_net(path: str | Path | None = None) -> TextureVGG:
-    """The trained :class:`TextureVGG` (shipped weights by default), frozen and in eval mode.
-
-    Loads with ``strict=True``; a missing, unreadable or mismatched file raises
-    :class:`~esrgan_lesson.errors.CheckpointError`.
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path) if path is not None else WEIGHTS_PATH
-    if not path.is_file():
-        raise CheckpointError(f"texture-net weights not found: {path} (rebuild with data_scripts/train_texture_net.py)")
-    try:
-        state = load_file(str(path))
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:
-        raise CheckpointError(f"cannot read texture-net weights {path}: {exc}") from None
-    classes = json.loads(meta.get("classes", "[]")) if meta.get("classes") else list(class_names())
-    if list(classes) != list(class_names()):
-        raise CheckpointError(f"{path} was trained on classes {classes}, not {list(class_names())}")
-    model = TextureVGG(len(classes))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path} is not a TextureVGG state dict: {' '.join(str(exc).split())}") from None
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model.eval()
-
-
-# --- feature extraction for the perceptual loss ----------------------------------------------
-class TextureFeatureExtractor(nn.Module):
-    """Frozen :class:`TextureVGG` features at named layers, like ``VGGFeatureExtractor``.
-
-    Args:
-        layer_names: e.g. ``("conv4_2",)`` (before activation, ESRGAN's choice)
-            or ``("relu4_2",)`` (after, SRGAN's); see :func:`texture_layer_names`.
-        model: the network to read; the shipped one by default.
-
-    Input (N, 3, H, W) in [0, 1]; output ``{name: (N, C, H', W')}``. The
-    network never leaves eval mode and has ``requires_grad=False``.
-    """
-
-    def __init__(self, layer_names: Sequence[str] = (FEATURE_LAYER,), model: TextureVGG | None = None) -> None:
-        super().__init__()
-        order = texture_layer_names()
-        unknown = [n for n in layer_names if n not in order]
-        if unknown:
-            raise ValueError(f"unknown texture-net layer(s) {unknown}; valid names: {order}")
-        if not layer_names:
-            raise ValueError("give at least one layer name")
-        self.layer_names = list(layer_names)
-        self.net = model if model is not None else load_texture_net()
-        for p in self.net.parameters():
-            p.requires_grad_(False)
-        self.net.eval()
-
-    def train(self, mode: bool = True) -> "TextureFeatureExtractor":
-        """The extractor stays in eval mode; ``train()`` is a no-op for it."""
-        return super().train(False)
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.net.feature_maps(x, self.layer_names)
-
-
-def texture_feature_extractor(layers: Sequence[str] = (FEATURE_LAYER,), model: TextureVGG | None = None) -> TextureFeatureExtractor:
-    """:class:`TextureFeatureExtractor` for ``layers`` (the shipped weights unless ``model`` is given)."""
-    return TextureFeatureExtractor(layers, model)
-
-
-def texture_feature_network() -> TextureFeatureExtractor:
-    """Config hook: every layer of the shipped net, so ``train.perceptual.layer`` picks any one.
-
-    ``esrgan_lesson.training.builders.build_feature_network`` calls
-    ``package.module:factory`` with no arguments; write
-    ``train.perceptual.network: esrgan_lesson.texture_net:texture_feature_network``
-    and e.g. ``train.perceptual.layer: conv4_2``.
-    """
-    return TextureFeatureExtractor(tuple(texture_layer_names()))
-
-
 # --- chapter 5 helpers -------------------------------------------------------------------------
 #: Feature networks :func:`feature_extractor` knows, with their deepest conv layer before and after ReLU.
 NETWORK_LAYERS: dict[str, tuple[str, str]] = {
@@ -425,7 +184,7 @@ def relu_layer_names(network: str = "texture") -> list[str]:
     if network == "texture":
         names = texture_layer_names()
     elif network in ("vgg19", "vgg16"):
-        from .models.vgg import vgg_layer_names
+        from esrgan_lesson.models.vgg import vgg_layer_names
 
         names = vgg_layer_names(network)
     else:
@@ -443,7 +202,7 @@ def feature_extractor(network: str, layers: Sequence[str]) -> nn.Module:
     if network == "texture":
         return TextureFeatureExtractor(layers)
     if network in ("vgg19", "vgg16"):
-        from .models.vgg import VGGFeatureExtractor
+        from esrgan_lesson.models.vgg import VGGFeatureExtractor
 
         return VGGFeatureExtractor(tuple(layers), arch=network, weights="imagenet")
     raise ConfigError(f"network must be one of {sorted(NETWORK_LAYERS)}, got {network!r}")
@@ -514,7 +273,7 @@ def match_features(extractor: nn.Module, layer: str, target: torch.Tensor, init:
     ``steps`` steps, clamping to [0, 1] after each. Returns the optimised image
     (detached) and the feature loss before each step.
     """
-    from .losses import PerceptualLoss
+    from esrgan_lesson.losses import PerceptualLoss
 
     loss_fn = PerceptualLoss(layer=layer, criterion=criterion, feature_extractor=extractor)  # type: ignore[arg-type]
     x = init.detach().clone().requires_grad_(True)
@@ -557,7 +316,7 @@ def finetune_with_perceptual(generator: nn.Module, sampler, perceptual: nn.Modul
     anything with ``sample() -> (lr, hr)`` (e.g. ``DevicePatchSampler``) or an
     iterator of such pairs. Step budget only (no wall clock), so a seed fixes the result.
     """
-    from .losses import pixel_loss
+    from esrgan_lesson.losses import pixel_loss
 
     generator.train()
     opt = torch.optim.Adam(generator.parameters(), lr=lr)
@@ -596,9 +355,9 @@ class OutputScores:
 def score_outputs(model: nn.Module | None, pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], scale: int,
                   device: torch.device | str = "cpu") -> OutputScores:
     """:class:`OutputScores` of ``model`` on ``(name, lr (3,h,w), hr (3,H,W))`` pairs; ``None`` = MATLAB bicubic."""
-    from .imresize import imresize
-    from .metrics import psnr
-    from .training.evaluation import gradient_energy, upscale
+    from esrgan_lesson.data.imresize import imresize
+    from esrgan_lesson.metrics import psnr
+    from esrgan_lesson.training.evaluation import gradient_energy, upscale
 
     rows = []
     for _, lr, hr in pairs:

@@ -1,7 +1,8 @@
 """``esrgan-lesson``: the command-line entry point.
 
-Each sub-command lives in :mod:`esrgan_lesson.commands` as a module with
-``add_parser(subparsers)`` and ``run(args) -> int``. Errors the user can fix
+Each sub-command is a module of this package (:mod:`.train`, :mod:`.upscale`,
+:mod:`.evaluate`, :mod:`.weights`) with ``add_parser(subparsers)`` and
+``run(args) -> int``, listed in :data:`COMMANDS`. Errors the user can fix
 (:class:`~esrgan_lesson.errors.ESRGANError`) are printed as one line on stderr
 with exit status 2; nothing prints a traceback for bad input.
 """
@@ -9,18 +10,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
-from . import __version__
-from .errors import run_reporting_errors
+from esrgan_lesson import __version__
+from esrgan_lesson.errors import run_reporting_errors
 
-from . import commands as _commands
+#: The sub-commands, each a module of this package; a new one is one module plus one entry here.
+COMMANDS: tuple[str, ...] = ("evaluate", "train", "upscale", "weights")
 
 
 def command_names() -> list[str]:
-    """The sub-commands: every module in :mod:`esrgan_lesson.commands`, sorted."""
-    return sorted(m.name for m in pkgutil.iter_modules(_commands.__path__) if not m.name.startswith("_"))
+    """The sub-commands, sorted."""
+    return sorted(COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in command_names():
-        module = importlib.import_module(f".commands.{name}", __package__)
+        module = importlib.import_module(f"esrgan_lesson.cli.{name}")
         module.add_parser(sub)
     return parser
 
@@ -45,6 +46,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"esrgan-lesson {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

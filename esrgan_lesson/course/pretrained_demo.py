@@ -11,7 +11,7 @@ helpers score it, bicubic and the lesson models on one footing:
 * :func:`detail_scores` gives Y-PSNR (8-bit output, ``scale`` border crop),
   NIQE where the output is large enough, and gradient energy relative to the
   ground truth over the whole image, its flat regions and its textured
-  regions (the masks of :func:`esrgan_lesson.explorer.flat_mask`).
+  regions (the masks of :func:`esrgan_lesson.course.explorer.flat_mask`).
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import DataError
-from .explorer import flat_mask, masked_gradient_energy
-from .imageio import read_image, to_uint
-from .inference import upscale
-from .metrics import NiqeSizeError, niqe, niqe_blocks, psnr
-from .sr_problem import downscale, quantize, upscale_bicubic
+from esrgan_lesson.errors import DataError
+from esrgan_lesson.course.explorer import flat_mask, masked_gradient_energy
+from esrgan_lesson.imageio import read_image, to_uint
+from esrgan_lesson.inference import upscale
+from esrgan_lesson.metrics import NiqeSizeError, niqe, niqe_blocks, psnr
+from esrgan_lesson.course.sr_problem import downscale, quantize, upscale_bicubic
 
 #: A photo that is in no part of the demo set: matplotlib's sample image of Grace Hopper
 #: (a U.S. Navy portrait, public domain), 512 x 600.

@@ -20,8 +20,8 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
-from .errors import ConfigError
-from .paper import (
+from esrgan_lesson.errors import ConfigError
+from esrgan_lesson.paper import (
     ADAM_BETAS,
     BATCH_SIZE,
     EMA_DECAY,
@@ -36,7 +36,7 @@ from .paper import (
 )
 
 #: Folder of the named configs shipped with the package.
-CONFIG_DIR = Path(__file__).parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 @dataclass
@@ -126,7 +126,15 @@ class StageConfig:
 
 @dataclass
 class EngineConfig:
-    """How steps run: device, mixed precision, memory format, compile, EMA, NaN guard."""
+    """How steps run: device, mixed precision, memory format, compile, EMA, NaN guard, GPU speed switches.
+
+    ``deterministic``: on CUDA, no cuDNN autotuning and deterministic kernels
+    (bitwise-repeatable GPU runs); otherwise ``cudnn.benchmark`` is on. CPU
+    runs are unaffected. ``cuda_graph``: capture the whole single-GPU step as
+    one CUDA graph. ``compile_blocks``: ``torch.compile`` each RRDB (one
+    compiled block reused), instead of ``compile`` (the whole model). See
+    :mod:`esrgan_lesson.training.graphs`.
+    """
 
     device: str = "auto"
     amp: Literal["none", "bf16", "fp16"] = "none"
@@ -136,6 +144,9 @@ class EngineConfig:
     nan_patience: int = 10
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    deterministic: bool = False
+    cuda_graph: bool = False
+    compile_blocks: bool = False
 
 
 @dataclass
@@ -376,6 +387,6 @@ def load_config(name_or_path: str | Path | dict[str, Any], overrides: list[str] 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> Path:
     """Write ``cfg`` as YAML atomically (temp file + rename)."""
-    from .fileio import atomic_write_text
+    from esrgan_lesson.fileio import atomic_write_text
 
     return atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

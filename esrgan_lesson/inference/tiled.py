@@ -66,9 +66,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import select_device
-from .errors import ESRGANError
-from .imageio import LoadedImage
+from esrgan_lesson.device import select_device
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.imageio import LoadedImage
 
 #: Default LR-pixel context added around every tile (see the module docstring).
 DEFAULT_TILE_OVERLAP = 16

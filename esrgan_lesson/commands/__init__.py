@@ -1,1 +1,0 @@
-"""Sub-commands of the ``esrgan-lesson`` CLI (one module each)."""

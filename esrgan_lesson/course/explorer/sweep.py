@@ -1,0 +1,195 @@
+"""Measuring an alpha sweep: Y-PSNR, sharpness, and noise in the flat regions of the ground truth.
+
+Also why the two endpoints must be relatives (:func:`weight_distance`,
+:func:`permute_upsampler_channels`). Images are (3, H, W) tensors in [0, 1].
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from esrgan_lesson.course.explorer.frames import (
+    DEFAULT_ALPHAS,
+    MODES,
+    InterpolatedGenerator,
+    Mode,
+    check_alphas,
+)
+from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.metrics import psnr
+from esrgan_lesson.training.evaluation import gradient_energy, high_frequency_energy
+from esrgan_lesson.training.evaluation import luma as _engine_luma
+from esrgan_lesson.weights import interpolate_images, interpolate_state_dicts
+
+#: Side (HR pixels) of the box over which :func:`flat_mask` averages the local gradient energy.
+FLAT_WINDOW = 9
+#: :func:`flat_mask` keeps the pixels whose local gradient energy is in this lowest fraction.
+FLAT_FRACTION = 0.3
+
+
+# --------------------------------------------------------------------------- #
+# Why the two endpoints must be relatives
+# --------------------------------------------------------------------------- #
+def weight_distance(a: nn.Module, b: nn.Module) -> float:
+    """Relative distance ``||theta_b - theta_a|| / ||theta_a||`` over all floating-point weights.
+
+    Small when ``b`` was fine-tuned from ``a`` (as ESRGAN's GAN model is from
+    its PSNR model); the two must have the same keys and shapes.
+    """
+    sa, sb = a.state_dict(), b.state_dict()
+    interpolate_state_dicts(sa, sb, 0.0)  # same keys and shapes, or a CheckpointError naming them
+    num = sum(float((sb[k].double() - sa[k].double()).pow(2).sum()) for k in sa if sa[k].is_floating_point())
+    den = sum(float(sa[k].double().pow(2).sum()) for k in sa if sa[k].is_floating_point())
+    return (num / den) ** 0.5 if den > 0 else float("inf")
+
+
+@torch.no_grad()
+def permute_upsampler_channels(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of an RRDBNet whose upsampler's hidden channels are shuffled.
+
+    The output channels of ``conv_up1``, ``conv_up2``, ... and ``conv_hr`` are
+    permuted, and the input channels of the conv after each are permuted the
+    same way. LeakyReLU and nearest-neighbour upsampling act on each channel
+    alone, so the copy computes *exactly the same function* -- yet its weights
+    sit elsewhere, and interpolating it with the original breaks the output.
+    """
+    names = [f"conv_up{i}" for i in range(1, 4) if hasattr(model, f"conv_up{i}")] + ["conv_hr", "conv_last"]
+    try:
+        for name in names:
+            getattr(model, name)
+    except AttributeError as exc:
+        raise ESRGANError(f"not an RRDBNet (needs conv_up*/conv_hr/conv_last): {exc}") from None
+    out = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(seed)
+    for this, nxt in zip(names, names[1:]):
+        a, b = getattr(out, this), getattr(out, nxt)
+        perm = torch.randperm(a.out_channels, generator=gen).to(a.weight.device)
+        a.weight.copy_(a.weight[perm])
+        if a.bias is not None:
+            a.bias.copy_(a.bias[perm])
+        b.weight.copy_(b.weight[:, perm])
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Measuring an alpha sweep (fidelity, sharpness, noise in flat regions)
+# --------------------------------------------------------------------------- #
+def _luma(img: torch.Tensor) -> torch.Tensor:
+    """(H, W) float64 BT.601 luma on the CPU, the same luma as the training engine's sharpness figures."""
+    if img.ndim == 4 and img.shape[0] == 1:
+        img = img[0]
+    if img.ndim != 3 or img.shape[0] != 3:
+        raise ESRGANError(f"expected an image tensor (3, H, W), got {tuple(img.shape)}")
+    return _engine_luma(img.detach().cpu())[0]
+
+
+def _local_gradient_energy(y: torch.Tensor) -> torch.Tensor:
+    """|grad y|^2 per pixel (forward differences, the last row/column repeated), (H, W)."""
+    dx = F.pad((y[:, 1:] - y[:, :-1]).pow(2)[None, None], (0, 1, 0, 0), mode="replicate")[0, 0]
+    dy = F.pad((y[1:, :] - y[:-1, :]).pow(2)[None, None], (0, 0, 0, 1), mode="replicate")[0, 0]
+    return dx + dy
+
+
+def flat_mask(hr: torch.Tensor, window: int = FLAT_WINDOW, fraction: float = FLAT_FRACTION) -> torch.Tensor:
+    """Boolean (H, W) mask of the *flat* regions of a ground-truth image (3, H, W) in [0, 1].
+
+    A pixel is flat when the gradient energy of the HR luma, averaged over a
+    ``window`` x ``window`` box around it, is among the lowest ``fraction`` of
+    the image. There the true image has (almost) no detail, so detail that a
+    model adds there is noise or artefact, not recovered texture.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ESRGANError(f"window must be a positive odd number, got {window}")
+    if not 0 < fraction < 1:
+        raise ESRGANError(f"fraction must be in (0, 1), got {fraction}")
+    energy = _local_gradient_energy(_luma(hr))
+    local = F.avg_pool2d(F.pad(energy[None, None], (window // 2,) * 4, mode="replicate"), window, stride=1)[0, 0]
+    return local <= torch.quantile(local.flatten().float(), fraction).double()
+
+
+def masked_gradient_energy(img: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean |grad Y|^2 of ``img`` (3, H, W) over the pixels where ``mask`` (H, W) is True.
+
+    The same quantity as :func:`esrgan_lesson.training.gradient_energy`
+    (BT.601 luma, forward differences), restricted to a region.
+    """
+    energy = _local_gradient_energy(_luma(img))
+    if tuple(mask.shape) != tuple(energy.shape):
+        raise ESRGANError(f"mask {tuple(mask.shape)} does not match the image {tuple(energy.shape)}")
+    if not bool(mask.any()):
+        raise ESRGANError("the mask selects no pixels")
+    return float(energy[mask.bool()].mean())
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """Scores of one SR output at one alpha (one image, one interpolation mode).
+
+    ``psnr_y``: Y-PSNR in dB against the HR image (``scale`` border pixels
+    cropped); ``gradient_energy`` and ``hf_energy``: the training engine's
+    sharpness figures of the whole output; ``flat_energy``: mean |grad Y|^2
+    inside the HR image's flat regions (:func:`flat_mask`).
+    """
+
+    name: str
+    mode: str
+    alpha: float
+    psnr_y: float
+    gradient_energy: float
+    hf_energy: float
+    flat_energy: float
+
+
+def score_output(name: str, mode: str, alpha: float, sr: torch.Tensor, hr: torch.Tensor, scale: int,
+                 mask: torch.Tensor | None = None) -> SweepPoint:
+    """Score one SR output (3, H, W) against ``hr`` (3, H, W), both in [0, 1]."""
+    if tuple(sr.shape) != tuple(hr.shape):
+        raise ESRGANError(f"SR output {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
+    mask = flat_mask(hr) if mask is None else mask
+    return SweepPoint(
+        name=name, mode=mode, alpha=float(alpha),
+        psnr_y=float(psnr(sr, hr, crop_border=scale)),
+        gradient_energy=gradient_energy(sr), hf_energy=high_frequency_energy(sr),
+        flat_energy=masked_gradient_energy(sr, mask),
+    )
+
+
+def sweep(psnr_model: nn.Module, gan_model: nn.Module,
+          pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]],
+          alphas: Iterable[float] = DEFAULT_ALPHAS, modes: Sequence[Mode] = MODES) -> list[SweepPoint]:
+    """Score network and image interpolation at every alpha on ``(name, lr, hr)`` pairs.
+
+    ``lr`` (3, h, w) and ``hr`` (3, h*s, w*s) in [0, 1], s = ``psnr_model.scale``.
+    Returns one :class:`SweepPoint` per (image, mode, alpha), in that order.
+    """
+    alphas = check_alphas(alphas)
+    scale = int(getattr(psnr_model, "scale", 1) or 1)
+    gen = InterpolatedGenerator(psnr_model, gan_model)
+    points: list[SweepPoint] = []
+    for name, lr, hr in pairs:
+        hr = hr.detach().float().cpu()
+        mask = flat_mask(hr)
+        ends = (gen(lr, 0.0), gen(lr, 1.0))
+        for mode in modes:
+            if mode not in MODES:
+                raise ESRGANError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+            for a in alphas:
+                sr = gen(lr, a) if mode == "network" else interpolate_images(ends[0], ends[1], a)
+                points.append(score_output(name, mode, a, sr, hr, scale, mask))
+    return points
+
+
+def mean_curve(points: Sequence[SweepPoint], mode: str, key: str) -> dict[float, float]:
+    """``{alpha: mean of key over images}`` for one mode (``key`` a :class:`SweepPoint` field)."""
+    sums: dict[float, list[float]] = {}
+    for p in points:
+        if p.mode == mode:
+            sums.setdefault(p.alpha, []).append(float(getattr(p, key)))
+    if not sums:
+        raise ESRGANError(f"no sweep points for mode {mode!r}")
+    return {a: sum(v) / len(v) for a, v in sorted(sums.items())}
