@@ -5,6 +5,7 @@ pairs, optimisers and LR schedulers, each from its config section.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,25 +21,25 @@ from ..losses import PerceptualLoss
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:
-    """RRDBNet or SRResNet from ``cfg`` (input/output (N, 3, ...) in [0, 1])."""
-    from ..models import RRDBNet, SRResNet
+    """The generator ``model.type`` names in :data:`~esrgan_lesson.models.tables.GENERATORS`.
 
-    if cfg.type == "rrdbnet":
-        return RRDBNet(3, 3, scale=cfg.scale, num_feat=cfg.num_feat, num_block=cfg.num_block,
-                       num_grow_ch=cfg.num_grow_ch)
-    if cfg.scale not in (2, 4, 8):
-        raise ConfigError(f"model.scale: srresnet supports 2, 4 and 8, got {cfg.scale}")
-    return SRResNet(3, 3, num_feat=cfg.num_feat, num_block=cfg.num_block, scale=cfg.scale, use_bn=cfg.use_bn)
+    Input/output (N, 3, ...) in [0, 1]; the output is ``cfg.scale`` times larger.
+    """
+    from ..models.tables import GENERATORS, lookup
+
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "type"}
+    return lookup(GENERATORS, cfg.type, "model.type")(**fields)
 
 
 def build_discriminator(cfg: TrainConfig) -> nn.Module:
-    """VGG-style discriminator for ``train.hr_patch`` squares."""
-    from ..models import VGGStyleDiscriminator
-    from ..models.discriminator import SUPPORTED_INPUT_SIZES
+    """The discriminator ``network_d.type`` names in :data:`~esrgan_lesson.models.tables.DISCRIMINATORS`.
 
-    if cfg.network_d.input_size not in SUPPORTED_INPUT_SIZES:
-        raise ConfigError(f"network_d.input_size: must be one of {SUPPORTED_INPUT_SIZES}")
-    return VGGStyleDiscriminator(3, cfg.network_d.num_feat, cfg.network_d.input_size)
+    Input (N, 3, input_size, input_size) in [0, 1] (``input_size`` = ``train.hr_patch``), output (N, 1) logits.
+    """
+    from ..models.tables import DISCRIMINATORS, lookup
+
+    fields = {k: v for k, v in dataclasses.asdict(cfg.network_d).items() if k != "type"}
+    return lookup(DISCRIMINATORS, cfg.network_d.type, "network_d.type")(**fields)
 
 
 def build_feature_network(cfg: PerceptualConfig) -> nn.Module | None:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 from esrgan_lesson.errors import ConfigError
+from esrgan_lesson.models.tables import DISCRIMINATORS, GENERATORS
 from esrgan_lesson.paper import (
     ADAM_BETAS,
     BATCH_SIZE,
@@ -41,9 +42,10 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 @dataclass
 class ModelConfig:
-    """The generator. ``type``: ``rrdbnet`` (ESRGAN) or ``srresnet`` (SRGAN, BN switchable)."""
+    """The generator. ``type``: a name in :data:`esrgan_lesson.models.tables.GENERATORS`:
+    ``rrdbnet`` (ESRGAN) or ``srresnet`` (SRGAN, BN switchable)."""
 
-    type: Literal["rrdbnet", "srresnet"] = "rrdbnet"
+    type: str = "rrdbnet"
     scale: int = 4
     num_feat: int = NUM_FEAT
     num_block: int = NUM_BLOCKS
@@ -53,8 +55,10 @@ class ModelConfig:
 
 @dataclass
 class DiscriminatorConfig:
-    """The VGG-style discriminator; ``input_size`` must equal the HR patch."""
+    """The discriminator. ``type``: a name in :data:`esrgan_lesson.models.tables.DISCRIMINATORS`
+    (``vgg_style``, SRGAN/ESRGAN's, is the default); ``input_size`` must equal the HR patch."""
 
+    type: str = "vgg_style"
     num_feat: int = 64
     input_size: int = HR_PATCH
 
@@ -302,6 +306,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         (list(t.milestones) == sorted(t.milestones), "train.milestones: must be increasing"),
         (cfg.data.demo or bool(cfg.data.train_hr), "data.train_hr: give at least one folder (or set data.demo: true)"),
     ]
+    checks += [(m.type in GENERATORS, f"model.type: unknown network {m.type!r}; known: {', '.join(GENERATORS)}"),
+               (cfg.network_d.type in DISCRIMINATORS,
+                f"network_d.type: unknown network {cfg.network_d.type!r}; known: {', '.join(DISCRIMINATORS)}")]
     if t.stage == "gan":
         checks.append((cfg.network_d.input_size == t.hr_patch,
                        f"network_d.input_size: must equal train.hr_patch ({t.hr_patch})"))
