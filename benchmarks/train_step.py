@@ -44,6 +44,7 @@ from esrgan_lesson.training.config import load_config  # noqa: E402
 from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH, PSNR_TOTAL_ITERS  # noqa: E402
 from esrgan_lesson.training import Trainer  # noqa: E402
+from esrgan_lesson.training.step import train_step  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
@@ -149,14 +150,20 @@ def random_batch(size: Size, device: torch.device) -> tuple[torch.Tensor, torch.
 
 def time_steps(trainer: Trainer, size: Size, device: torch.device, warmup: int, seconds: float,
                max_steps: int) -> float:
-    """Seconds per training step (median-free mean over a timed window after warm-up)."""
+    """Seconds per training step (mean over a timed window after warm-up).
+
+    Each step is :func:`esrgan_lesson.training.step.train_step` on the
+    trainer's parts (the step ``esrgan-lesson train`` runs), or its CUDA-graph
+    replay when the trainer was made with ``engine.cuda_graph``.
+    """
     lr, hr = random_batch(size, device)
+    step = trainer._step if trainer.cfg.engine.cuda_graph else (lambda a, b: train_step(trainer.parts, a, b))
     for _ in range(warmup):
-        trainer._step(lr, hr)
+        step(lr, hr)
     sync(device)
     n, start = 0, time.perf_counter()
     while n < max_steps and (n < 2 or time.perf_counter() - start < seconds):
-        trainer._step(lr, hr)
+        step(lr, hr)
         n += 1
     sync(device)
     return (time.perf_counter() - start) / n

@@ -229,16 +229,18 @@ def build_val_pairs(cfg: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Ten
     return out
 
 
-def build_optimizer(params: Any, lr: float, t: StageConfig) -> torch.optim.Adam:
+def build_optimizer(params: Any, lr: float, t: StageConfig, capturable: bool = False) -> torch.optim.Adam:
     """Adam with the stage's betas (ESRGAN Sec. 4.1: 0.9, 0.999).
 
     On CUDA the fused kernel updates every parameter in a few launches (the
     paper generator has ~700 parameter tensors); elsewhere PyTorch's default
-    implementation is kept, so CPU results do not change.
+    implementation is kept, so CPU results do not change. ``capturable``
+    keeps Adam's step counts on the device, as a CUDA graph needs.
     """
     params = list(params)
     fused = bool(params) and all(p.is_cuda and p.dtype.is_floating_point for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=tuple(t.betas), fused=True if fused else None)
+    extra = {"capturable": True} if capturable else {}
+    return torch.optim.Adam(params, lr=lr, betas=tuple(t.betas), fused=True if fused else None, **extra)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, t: StageConfig) -> torch.optim.lr_scheduler.LRScheduler:

@@ -13,6 +13,11 @@ class ModelEMA:
     Floating-point parameters and buffers are averaged; integer buffers are
     copied. The EMA copy is frozen and kept in eval mode.
 
+    The tensor lists the multi-tensor kernel works on are built once, on the
+    first :meth:`update` (and again only if a different model is passed):
+    parameters and buffers are updated in place by the optimiser and by
+    ``load_state_dict``, so the same tensors stay valid for the whole run.
+
     Args:
         model: the network being trained (an unwrapped module).
         decay: in [0, 1); BasicSR uses 0.999 (``paper.EMA_DECAY``).
@@ -25,22 +30,76 @@ class ModelEMA:
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
+        self._source_id: int | None = None
+        self._targets: list[torch.Tensor] = []
+        self._sources: list[torch.Tensor] = []
+        self._int_pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._weights: list[torch.Tensor] = []  # views into one buffer, for the device-flag update
+        self._weight_flat: torch.Tensor | None = None
+        self._rate: torch.Tensor | None = None  # 1 - decay, on the device
 
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        """Move the average towards ``model``'s current weights."""
+    def _bind(self, model: nn.Module) -> None:
+        """Build the (EMA tensor, model tensor) lists for ``model`` once."""
         ema_state = self.module.state_dict()
-        targets, sources = [], []
+        self._targets, self._sources, self._int_pairs = [], [], []
         for name, value in model.state_dict().items():
             target = ema_state[name]
-            if target.dtype.is_floating_point:
-                targets.append(target)
-                sources.append(value.to(target.dtype))
+            if not target.dtype.is_floating_point:
+                self._int_pairs.append((target, value))
+            elif value.dtype == target.dtype:
+                self._targets.append(target)
+                self._sources.append(value)
             else:
-                target.copy_(value)
-        if targets:
+                raise ValueError(f"EMA: {name} is {value.dtype} in the model but {target.dtype} in the average")
+        self._weights, self._weight_flat = [], None
+        self._source_id = id(model)
+
+    def _weight_views(self) -> list[torch.Tensor]:
+        """One weight tensor per averaged tensor (views of one buffer), made on first use."""
+        if self._weight_flat is None and self._targets:
+            by_key: dict[tuple[torch.device, torch.dtype], int] = {}
+            for t in self._targets:
+                by_key[(t.device, t.dtype)] = by_key.get((t.device, t.dtype), 0) + t.numel()
+            if len(by_key) != 1:
+                raise ValueError("EMA: the device-flag update needs every averaged tensor on one device and dtype")
+            (device, dtype), total = next(iter(by_key.items()))
+            self._weight_flat = torch.empty(total, device=device, dtype=dtype)
+            self._rate = torch.full((), 1.0 - self.decay, device=device, dtype=dtype)
+            offset = 0
+            for t in self._targets:
+                self._weights.append(self._weight_flat[offset:offset + t.numel()].view(t.shape))
+                offset += t.numel()
+        return self._weights
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, applied: torch.Tensor | None = None) -> None:
+        """Move the average towards ``model``'s current weights.
+
+        Args:
+            model: the trained network (the one the EMA was made from).
+            applied: optional 0-dim bool tensor on the model's device, true when the
+                optimiser step was applied and false when it was skipped. With it
+                the update is ``lerp(ema, model, (1 - decay) * applied)``: a
+                skipped step leaves the average exactly unchanged, decided on
+                the device without reading the flag on the host (CUDA graphs,
+                no sync); integer buffers are then copied only when applied.
+                ``None``: the step was applied.
+        """
+        if self._source_id != id(model):
+            self._bind(model)
+        for target, value in self._int_pairs:
+            target.copy_(value if applied is None else torch.where(applied, value, target))
+        if not self._targets:
+            return
+        if applied is None:
             # One multi-tensor kernel instead of one lerp per tensor (~700 for the paper G).
-            torch._foreach_lerp_(targets, sources, 1.0 - self.decay)
+            torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay)
+            return
+        views = self._weight_views()
+        assert self._weight_flat is not None and self._rate is not None
+        self._weight_flat.fill_(self._rate * applied.to(self._rate.dtype))
+        # Full-size weights keep the multi-tensor fast path on CUDA (0-dim weights would not).
+        torch._foreach_lerp_(self._targets, self._sources, views)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

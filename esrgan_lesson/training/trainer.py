@@ -4,16 +4,22 @@ Stage ``psnr`` minimises the L1 loss with Adam (ESRGAN Sec. 4.1). Stage
 ``gan`` starts G from the PSNR model and alternates a G step on
 ``L_G = w_p * L_percep + lambda * L_G^Ra + eta * L1`` (Eq. 3) with a D step
 on ``L_D^Ra`` (Eq. 1), each with its own Adam and MultiStepLR. Both stages go
-through the same :meth:`Trainer._step`; the GAN terms are simply absent in
-stage ``psnr``.
+through the same :func:`~.step.train_step` (the equations are in
+:mod:`.step`); the GAN terms are simply absent in stage ``psnr``. The
+:class:`Trainer` keeps the loop, the state (:mod:`.state`) and the I/O.
 
 Engineering switches (``engine`` section): device auto-selection, AMP (bf16
 autocast, or fp16 autocast with a GradScaler per optimiser), channels_last,
-``torch.compile``, an EMA of G, a non-finite-gradient guard, and torchrun
-data parallelism (see :mod:`.distributed`).
+``torch.compile`` (whole model, or one RRDB: ``compile_blocks``), an EMA of
+G, a non-finite-gradient guard decided on the device, cuDNN autotuning unless
+``deterministic``, the step as one CUDA graph (``cuda_graph``, see
+:mod:`.graphs`), and torchrun data parallelism (see :mod:`.distributed`).
+Each step's status and logged terms are read back once, one step late on
+CUDA (:mod:`.readout`).
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -35,8 +41,10 @@ from .distributed import (DistInfo, any_flag, barrier, broadcast_buffers, dist_i
 from .ema import ModelEMA
 from .evaluation import evaluate_generator
 from .logger import RunLogger
+from .graphs import check_cuda_graph_config, configure_backends
+from .readout import StepReadout, StepRecord
 from .state import CheckpointMixin
-from .step import StepMixin, StepStatus
+from .step import StepParts, StepStatus, train_step
 
 
 class TrainingError(ESRGANError):
@@ -73,7 +81,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "module", model)  # DDP
 
 
-class Trainer(StepMixin, CheckpointMixin):
+class Trainer(CheckpointMixin):
     """Builds everything a :class:`TrainConfig` describes and runs it.
 
     Args:
@@ -91,6 +99,7 @@ class Trainer(StepMixin, CheckpointMixin):
         init_distributed(self.info, self.device)
         if e.threads > 0:
             torch.set_num_threads(e.threads)
+        configure_backends(self.device, e.deterministic)
         self.gan = t.stage == "gan"
         self.out = Path(cfg.paths.output_dir)
         self.ckpt_dir = self.out / "checkpoints"
@@ -104,14 +113,15 @@ class Trainer(StepMixin, CheckpointMixin):
         if cfg.paths.pretrained_g:  # either stage: fine-tuning a pretrained model starts here
             self._load_pretrained(cfg.paths.pretrained_g)
         self.ema = ModelEMA(self.net_g, e.ema_decay) if e.ema_decay > 0 else None
-        self.opt_g = builders.build_optimizer(self.net_g.parameters(), t.lr_g, t)
+        capturable = check_cuda_graph_config(e, self.device, self.info.enabled)
+        self.opt_g = builders.build_optimizer(self.net_g.parameters(), t.lr_g, t, capturable)
         self.sched_g = builders.build_scheduler(self.opt_g, t)
         self.scaler_g = self._scaler()
         self.net_d = self.opt_d = self.sched_d = self.scaler_d = self.percep = None
         self.gan_loss = GANLoss(t.gan_type, t.gan_weight)
         if self.gan:
             self.net_d = builders.build_discriminator(cfg).to(self.device, memory_format=self.memory_format)
-            self.opt_d = builders.build_optimizer(self.net_d.parameters(), t.lr_d, t)
+            self.opt_d = builders.build_optimizer(self.net_d.parameters(), t.lr_d, t, capturable)
             self.sched_d = builders.build_scheduler(self.opt_d, t)
             self.scaler_d = self._scaler()
             self.percep = builders.build_perceptual(t.perceptual)
@@ -121,6 +131,11 @@ class Trainer(StepMixin, CheckpointMixin):
         self.val_pairs = builders.build_val_pairs(cfg) if self.info.is_main else []
         self.g_train = self._wrap(self.net_g)
         self.d_train = self._wrap(self.net_d, broadcast_buffers=False) if self.net_d is not None else None
+        self.graphed = None  # the GraphedStep, made on the first step (after any resume)
+        # Host reads of each step's status/logs run one step behind on CUDA (no stall per step).
+        self.readout = StepReadout(self.device, lag=1 if self.device.type == "cuda" else 0)
+        self._sums: dict[str, float] = {}
+        self._n_sum = 0
 
         self.step = 0
         self.elapsed = 0.0
@@ -137,6 +152,30 @@ class Trainer(StepMixin, CheckpointMixin):
     # --- construction helpers -------------------------------------------------
     def _scaler(self) -> torch.amp.GradScaler | None:
         return torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        # A CUDA graph must record the weight casts themselves, not reuse casts cached outside it.
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype,
+                              cache_enabled=not self.cfg.engine.cuda_graph)
+
+    @property
+    def parts(self) -> StepParts:
+        """What :func:`~.step.train_step` needs, from the trainer's current attributes."""
+        return StepParts(self.g_train, self.net_g, self.opt_g, self.cfg.train, self.gan_loss, self._autocast,
+                         self.d_train, self.net_d, self.opt_d, self.percep, self.scaler_g, self.scaler_d, self.ema,
+                         self.memory_format)
+
+    def _step(self, lr: torch.Tensor, hr: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One :func:`~.step.train_step` (replayed from a CUDA graph with ``engine.cuda_graph``)."""
+        if not self.cfg.engine.cuda_graph:
+            return train_step(self.parts, lr, hr)
+        if self.graphed is None:
+            from .graphs import GraphedStep
+
+            self.graphed = GraphedStep(self.parts)
+        return self.graphed(lr, hr)
 
     def _wrap(self, net: nn.Module, broadcast_buffers: bool = True) -> nn.Module:
         """DDP (under torchrun) and/or ``torch.compile`` around ``net``.
@@ -155,6 +194,10 @@ class Trainer(StepMixin, CheckpointMixin):
             wrapped = DDP(net, device_ids=ids, broadcast_buffers=broadcast_buffers)
         if self.cfg.engine.compile:
             wrapped = torch.compile(wrapped)
+        elif self.cfg.engine.compile_blocks and net is self.net_g:
+            from .graphs import compile_repeated_blocks
+
+            compile_repeated_blocks(net)
         return wrapped
 
     def _load_pretrained(self, path: str) -> None:
@@ -212,8 +255,7 @@ class Trainer(StepMixin, CheckpointMixin):
         start, last_t, last_step = time.perf_counter(), time.perf_counter(), self.step
         base_elapsed = self.elapsed
         saved_at = self.step if self.resumed_from is not None else -1
-        sums: dict[str, float] = {}
-        n_sum = 0
+        self._sums, self._n_sum = {}, 0
         try:
             while self.step < t.iterations:
                 if t.max_seconds > 0 and any_flag(self.elapsed >= t.max_seconds, self.info, self.device):
@@ -226,26 +268,18 @@ class Trainer(StepMixin, CheckpointMixin):
                     self.sched_d.step()
                 self.step += 1
                 self.elapsed = base_elapsed + time.perf_counter() - start
-                if status != StepStatus.NONFINITE:
-                    self.bad_streak = 0
-                    self.scaler_skips += int(status == StepStatus.SCALER_SKIP)
-                    for k, v in logs.items():
-                        sums[k] = sums.get(k, 0.0) + float(v)
-                    n_sum += 1
-                else:
-                    self.bad_streak += 1
-                    self.skipped += 1
-                    if main:
-                        print(f"[{cfg.name}] step {self.step}: non-finite gradients, step skipped "
-                              f"({self.bad_streak} in a row)", flush=True)
-                    if self.bad_streak >= cfg.engine.nan_patience:
-                        raise TrainingError(
-                            f"gradients were non-finite for {self.bad_streak} consecutive steps (step {self.step}); "
-                            "lower train.lr_g/lr_d, use engine.amp=bf16 or none, or resume from an earlier checkpoint")
+                self.readout.push(self.step, status, logs)
+                self._account(self.readout.ready())
                 if bar is not None:
                     bar.update(1)
-                if main and lg.log_every > 0 and self.step % lg.log_every == 0 and n_sum:
+                log_due = main and lg.log_every > 0 and self.step % lg.log_every == 0
+                save_due = lg.save_every > 0 and self.step % lg.save_every == 0
+                val_due = lg.val_every > 0 and self.step % lg.val_every == 0
+                if log_due or save_due or val_due:
+                    self._account(self.readout.drain())  # counters and sums complete up to this step
+                if log_due and self._n_sum:
                     now = time.perf_counter()
+                    sums, n_sum = self._sums, self._n_sum
                     row = {k: v / n_sum for k, v in sums.items()}
                     row.update(lr_g=self.opt_g.param_groups[0]["lr"], it_s=(self.step - last_step) / (now - last_t),
                                elapsed=self.elapsed, skipped=self.skipped, scaler_skips=self.scaler_skips)
@@ -253,14 +287,14 @@ class Trainer(StepMixin, CheckpointMixin):
                     logger.log("train", self.step, row)
                     if bar is not None:
                         bar.set_postfix(loss=f"{row['loss_g']:.4g}", lr=f"{row['lr_g']:.2g}")
-                    sums, n_sum, last_t, last_step = {}, 0, now, self.step
+                    self._sums, self._n_sum, last_t, last_step = {}, 0, now, self.step
                 is_best = False
-                if lg.val_every > 0 and self.step % lg.val_every == 0:
+                if val_due:
                     is_best = self._validate_and_log(logger)
-                save_due = lg.save_every > 0 and self.step % lg.save_every == 0
                 if save_due or is_best:
                     self.save(best=is_best, step_file=save_due)
                     saved_at = self.step if save_due else saved_at
+            self._account(self.readout.drain())
         finally:
             if bar is not None:
                 bar.close()
@@ -279,6 +313,26 @@ class Trainer(StepMixin, CheckpointMixin):
         return TrainResult(self.out, self.step, self.elapsed, stopped_by, gen_path, ema_path,
                            ckpt if main else None, self.best_psnr, self.skipped, self.history, self.val_rows,
                            self.scaler_skips)
+
+    def _account(self, records: list[StepRecord]) -> None:
+        """Counters and log sums from steps read back from the device, in step order."""
+        for rec in records:
+            if rec.status != StepStatus.NONFINITE:
+                self.bad_streak = 0
+                self.scaler_skips += int(rec.status == StepStatus.SCALER_SKIP)
+                for k, v in rec.logs.items():
+                    self._sums[k] = self._sums.get(k, 0.0) + v
+                self._n_sum += 1
+                continue
+            self.bad_streak += 1
+            self.skipped += 1
+            if self.info.is_main:
+                print(f"[{self.cfg.name}] step {rec.step}: non-finite gradients, step skipped "
+                      f"({self.bad_streak} in a row)", flush=True)
+            if self.bad_streak >= self.cfg.engine.nan_patience:
+                raise TrainingError(
+                    f"gradients were non-finite for {self.bad_streak} consecutive steps (step {rec.step}); "
+                    "lower train.lr_g/lr_d, use engine.amp=bf16 or none, or resume from an earlier checkpoint")
 
     def _validate_and_log(self, logger: RunLogger | None) -> bool:
         summary = self.validate()
