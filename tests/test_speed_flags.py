@@ -168,3 +168,18 @@ def test_compile_blocks_compiles_one_block_for_all() -> None:
     assert float((compiled - eager).abs().max()) < 1e-5
     with pytest.raises(ConfigError, match="has no RRDB blocks"):
         compile_repeated_blocks(nn.Linear(2, 2))
+
+
+def test_bicubic_matrices_are_made_once_per_device() -> None:
+    """The sampler's downscale reuses one matrix per axis length and device (no copy per batch)."""
+    from esrgan_lesson.data import imresize as imr
+
+    x = torch.rand(2, 3, 48, 48)
+    imr._device_matrix_t.cache_clear()
+    first = imr.imresize(x, scale=0.25)
+    again = imr.imresize(x, scale=0.25)
+    info = imr._device_matrix_t.cache_info()
+    assert (info.misses, info.hits) == (1, 3)  # H and W share the 48 -> 12 matrix
+    dense = torch.from_numpy(imr._dense_matrix(48, 12, 0.25, True)).float()
+    by_hand = torch.matmul(torch.matmul(x.transpose(-1, -2), dense.T).transpose(-1, -2), dense.T)
+    assert torch.equal(first, again) and torch.allclose(first, by_hand, atol=1e-6)

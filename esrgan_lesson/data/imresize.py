@@ -102,10 +102,24 @@ def _dense_matrix(in_len: int, out_len: int, scale: float, antialias: bool) -> n
     return m
 
 
+#: Dense matrices up to this many entries are also kept on their device (the
+#: training sampler's patch sizes), so a batch makes no host-to-device copy.
+DEVICE_CACHE_LIMIT = 1 << 20
+
+
+@lru_cache(maxsize=16)
+def _device_matrix_t(in_len: int, out_len: int, scale: float, antialias: bool, device: torch.device,
+                     dtype: torch.dtype) -> torch.Tensor:
+    """:func:`_dense_matrix` transposed to (in_len, out_len), on ``device`` in ``dtype``, made once."""
+    return torch.from_numpy(_dense_matrix(in_len, out_len, scale, antialias)).to(device=device, dtype=dtype).T
+
+
 def _resize_axis(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
     in_len = x.shape[dim]
     x = x.movedim(dim, -1)
-    if in_len * out_len <= DENSE_LIMIT:
+    if in_len * out_len <= DEVICE_CACHE_LIMIT:
+        out = torch.matmul(x, _device_matrix_t(in_len, out_len, float(scale), antialias, x.device, x.dtype))
+    elif in_len * out_len <= DENSE_LIMIT:
         m = torch.from_numpy(_dense_matrix(in_len, out_len, float(scale), antialias))
         out = torch.matmul(x, m.to(device=x.device, dtype=x.dtype).T)
     else:
