@@ -12,8 +12,10 @@ stays grey+alpha; float images stay float32 in a TIFF).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -64,6 +66,10 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_EXTENSIONS and p.is_file())
 
 
+#: A numpy array or a torch tensor (functions return the kind they are given).
+ImageT = TypeVar("ImageT")
+
+
 def to_unit(arr: np.ndarray) -> tuple[np.ndarray, int]:
     """A native uint8/uint16/float array as float32 in [0, 1], and its bit depth (8, 16, or 32 for float)."""
     if arr.dtype == np.uint8:
@@ -101,6 +107,21 @@ def to_uint(arr: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     scaled = np.clip(arr, 0.0, 1.0)  # the one float temporary; the rest happens in place
     scaled *= peak
     return np.round(scaled, out=scaled).astype(dtype)
+
+
+def quantize(img: ImageT) -> ImageT:
+    """Round an image in [0, 1] to the 8-bit grid, as saving it to PNG does (values clipped first).
+
+    A numpy array gives float32 (any shape, via :func:`to_uint`); a tensor gives a
+    float tensor of its own dtype and device (round half to even, as numpy).
+    The one 8-bit quantiser of the package: validation, ``evaluate``, the
+    benchmarks and the chapters round outputs and LR inputs with it.
+    """
+    torch = sys.modules.get("torch")  # an image can only be a tensor once torch is imported
+    if torch is not None and isinstance(img, torch.Tensor):
+        t = img if img.is_floating_point() else img.float()
+        return t.clamp(0.0, 1.0).mul(255.0).round().div(255.0)  # type: ignore[return-value]
+    return (to_uint(np.asarray(img, dtype=np.float64)) / 255.0).astype(np.float32)  # type: ignore[return-value]
 
 
 def write_image(

@@ -69,3 +69,60 @@ def test_the_check_sees_every_form_of_import(tmp_path: Path, source: str) -> Non
     assert course_imports(bad, fake_pkg), source
     bad.write_text("from esrgan_lesson.models import rrdbnet\nfrom . import coursework\n")
     assert not course_imports(bad, fake_pkg)
+
+
+# --- one upscale -------------------------------------------------------------------------
+REPO = PACKAGE.parent
+
+
+def _upscale_imports(source: str, where: str) -> list[str]:
+    """``where: module`` for every import of a name ``upscale`` (any alias) in ``source``."""
+    hits = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "upscale" for a in node.names):
+            hits.append(f"{where}: {'.' * node.level}{node.module or ''}")
+    return hits
+
+
+def test_there_is_one_def_upscale_and_everyone_imports_it_from_inference() -> None:
+    defs = [f"{p.relative_to(REPO)}:{n.lineno}" for p in sorted(PACKAGE.rglob("*.py"))
+            for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.FunctionDef) and n.name == "upscale"]
+    assert defs == ["esrgan_lesson/inference/tiled.py:" + defs[0].rsplit(":", 1)[1]], defs
+
+    import nbformat
+
+    sources = [(str(p.relative_to(REPO)), p.read_text()) for d in ("esrgan_lesson", "benchmarks", "tests")
+               for p in sorted((REPO / d).rglob("*.py"))]
+    for nb_path in sorted((REPO / "book").glob("*.ipynb")):
+        cells = nbformat.read(nb_path, as_version=4).cells
+        code = "\n".join("\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+                         for c in cells if c.cell_type == "code")
+        sources.append((str(nb_path.relative_to(REPO)), code))
+    imports = [hit for where, src in sources for hit in _upscale_imports(src, where)]
+    assert any(hit.startswith("esrgan_lesson/training/evaluation.py") for hit in imports)
+    assert any(hit.startswith("book/") for hit in imports)
+    others = [hit for hit in imports if not hit.endswith((" esrgan_lesson.inference", " ..inference"))
+              and hit != "esrgan_lesson/inference/__init__.py: esrgan_lesson.inference.tiled"]
+    assert not others, "upscale imported from elsewhere than esrgan_lesson.inference:\n" + "\n".join(others)
+
+
+def test_training_validation_super_resolves_through_inference_upscale(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from esrgan_lesson import inference
+    from esrgan_lesson.models import RRDBNet
+    from esrgan_lesson.training.evaluation import evaluate_generator
+
+    calls = []
+    real = inference.upscale
+
+    def spy(model, image, *args, **kwargs):
+        calls.append(tuple(image.shape))
+        return real(model, image, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "upscale", spy)
+    torch.manual_seed(0)
+    net = RRDBNet(3, 3, scale=2, num_feat=4, num_block=1, num_grow_ch=4)
+    pairs = [(f"im{i}", torch.rand(3, 16, 20), torch.rand(3, 32, 40)) for i in range(2)]
+    report = evaluate_generator(net, pairs, scale=2)
+    assert calls == [(3, 16, 20), (3, 16, 20)] and len(report.images) == 2

@@ -8,7 +8,8 @@ import skimage.data
 from esrgan_lesson.errors import DataError
 from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.metrics import psnr
-from esrgan_lesson.course.sr_problem import DOWNSCALE_METHODS, degrade, downscale, downscale_plane, fit_linear_sr, gaussian_kernel, gradient_energy, lr_consistent_candidates, metric_conventions, mse, pairwise_mse, project_to_lr, quantize, random_crops, resize_matrix, upscale_bicubic
+from esrgan_lesson.course.sr_problem import DOWNSCALE_METHODS, degrade, downscale, downscale_plane, fit_linear_sr, gaussian_kernel, gradient_energy, lr_consistent_candidates, metric_conventions, mse, pairwise_mse, project_to_lr, random_crops, resize_matrix, upscale_bicubic
+from esrgan_lesson.imageio import quantize
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from torch import nn
 
 from esrgan_lesson.data.demo import mod_crop
 from esrgan_lesson.data.imresize import imresize
+from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import psnr
 from esrgan_lesson.paper import LEAKY_SLOPE
 from esrgan_lesson.training.evaluation import evaluate_generator
@@ -117,7 +118,7 @@ def lr_hr_pairs(images: Mapping[str, np.ndarray], scale: int) -> list[tuple[str,
     for name, img in images.items():
         hr = np.round(mod_crop(np.asarray(img, dtype=np.float32), scale) * 255.0) / 255.0
         hr_t = torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1).float()
-        lr_t = imresize(hr_t.double(), scale=1.0 / scale).clamp(0, 1).mul(255).round().div(255).float()
+        lr_t = quantize(imresize(hr_t.double(), scale=1.0 / scale)).float()
         pairs.append((name, lr_t, hr_t))
     return pairs
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import torch
 
 from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import psnr, ssim
 from esrgan_lesson.paper import MA_SCORE_MAX, PUBLISHED_X4
 from esrgan_lesson.training.evaluation import gradient_energy, high_frequency_energy
@@ -122,7 +123,7 @@ def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, sca
     papers' convention); ``hr`` is used as given.
     """
     sr, hr = _chw(sr), _chw(hr)
-    sr = (sr * 255.0).round() / 255.0
+    sr = quantize(sr)
     if sr.shape != hr.shape:
         raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
     c = scale

@@ -27,7 +27,8 @@ from esrgan_lesson.course.explorer import flat_mask, masked_gradient_energy
 from esrgan_lesson.imageio import read_image, to_uint
 from esrgan_lesson.inference import upscale
 from esrgan_lesson.metrics import NiqeSizeError, niqe, niqe_blocks, psnr
-from esrgan_lesson.course.sr_problem import downscale, quantize, upscale_bicubic
+from esrgan_lesson.course.sr_problem import downscale, upscale_bicubic
+from esrgan_lesson.imageio import quantize
 
 #: A photo that is in no part of the demo set: matplotlib's sample image of Grace Hopper
 #: (a U.S. Navy portrait, public domain), 512 x 600.

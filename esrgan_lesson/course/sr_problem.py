@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from esrgan_lesson.errors import DataError
+from esrgan_lesson.imageio import quantize
 from esrgan_lesson.data.imresize import imresize, resize_weights
 from esrgan_lesson.metrics import psnr
 
@@ -34,8 +35,6 @@ from esrgan_lesson.metrics import psnr
 #: (ESRGAN Sec. 4.1: LR images are made with MATLAB's bicubic kernel).
 DownscaleMethod = Literal["matlab", "pil", "torch", "opencv"]
 DOWNSCALE_METHODS: tuple[str, ...] = ("matlab", "pil", "torch", "opencv")
-#: Peak of 8-bit images: LR inputs are stored as 8-bit PNGs.
-PEAK_8BIT = 255.0
 
 
 def _check_image(img: np.ndarray, name: str = "image") -> np.ndarray:
@@ -53,11 +52,6 @@ def _check_scale(hr: np.ndarray, scale: int) -> None:
     h, w = hr.shape[:2]
     if h % scale or w % scale:
         raise DataError(f"HR size {h}x{w} is not divisible by the scale {scale}; mod-crop it first")
-
-
-def quantize(img: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] and round to the 8-bit grid (as saving a PNG does); float32."""
-    return (np.round(np.clip(img, 0.0, 1.0) * PEAK_8BIT) / PEAK_8BIT).astype(np.float32)
 
 
 def downscale(hr: np.ndarray, scale: int, method: str = "matlab", quantized: bool = True) -> np.ndarray:
@@ -397,7 +391,6 @@ __all__ = [
     "mse",
     "pairwise_mse",
     "project_to_lr",
-    "quantize",
     "random_crops",
     "resize_matrix",
     "upscale_bicubic",

@@ -357,11 +357,12 @@ def score_outputs(model: nn.Module | None, pairs: Sequence[tuple[str, torch.Tens
     """:class:`OutputScores` of ``model`` on ``(name, lr (3,h,w), hr (3,H,W))`` pairs; ``None`` = MATLAB bicubic."""
     from esrgan_lesson.data.imresize import imresize
     from esrgan_lesson.metrics import psnr
-    from esrgan_lesson.training.evaluation import gradient_energy, upscale
+    from esrgan_lesson.inference import upscale
+    from esrgan_lesson.training.evaluation import gradient_energy
 
     rows = []
     for _, lr, hr in pairs:
-        sr = imresize(lr.float(), scale=float(scale)).clamp(0, 1) if model is None else upscale(model, lr, device)
+        sr = imresize(lr.float(), scale=float(scale)).clamp(0, 1) if model is None else upscale(model, lr.float(), device=device)
         hr = hr.float().cpu()
         rows.append((float(psnr(sr, hr, crop_border=scale)), float(channel_mean_error(sr, hr).abs().mean()),
                      gradient_energy(sr) / gradient_energy(hr)))

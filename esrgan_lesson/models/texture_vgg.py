@@ -28,8 +28,6 @@ All images are (N, 3, H, W) float tensors in [0, 1].
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +36,7 @@ import torch
 from torch import nn
 
 from esrgan_lesson.errors import CheckpointError
+from esrgan_lesson.fileio import atomic_path
 from esrgan_lesson.paper import IMAGENET_MEAN, IMAGENET_STD
 
 #: Convolutions per block and their widths (lesson-sized; VGG19 uses 2-2-4-4-4 and 64-512).
@@ -128,20 +127,14 @@ class TextureVGG(nn.Module):
 
 
 def save_texture_net(model: TextureVGG, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Write ``model``'s weights as safetensors, atomically (temp file, then rename)."""
+    """Write ``model``'s weights as safetensors, atomically (:func:`esrgan_lesson.fileio.atomic_path`)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"classes": json.dumps(list(class_names())), **(metadata or {})}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
     return path
 
 

@@ -88,16 +88,6 @@ class EvalReport:
         return out
 
 
-@torch.no_grad()
-def upscale(model: nn.Module, lr: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Run ``model`` on one (3, h, w) LR image in [0, 1]; returns (3, H, W) clamped to [0, 1] on CPU."""
-    was_training = model.training
-    model.eval()
-    out = model(lr.unsqueeze(0).to(device, torch.float32)).squeeze(0).clamp(0, 1).float().cpu()
-    model.train(was_training)
-    return out
-
-
 def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, torch.Tensor]], scale: int,
                        device: torch.device | str = "cpu", save_dir: str | Path | None = None) -> EvalReport:
     """Score ``model`` on ``(name, lr, hr)`` pairs (LR (3, h, w), HR (3, h*s, w*s), [0, 1]).
@@ -107,10 +97,11 @@ def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor
     ``save_dir``: write each SR output there as ``<name>.png``.
     """
     from ..imageio import write_image
+    from ..inference import upscale
 
     report = EvalReport()
     for name, lr, hr in pairs:
-        sr = upscale(model, lr, device)
+        sr = upscale(model, lr.float().cpu(), device=device)
         hr = hr.float().cpu()
         bic = imresize(lr.float().cpu(), scale=float(scale)).clamp(0, 1)
         report.images.append(ImageScores(

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.imageio import to_uint
 from esrgan_lesson.paper import INTERP_ALPHA_STEP
 from esrgan_lesson.weights import interpolate_images, interpolate_state_dicts
 
@@ -166,7 +167,7 @@ def to_uint8(img: np.ndarray | torch.Tensor) -> np.ndarray:
         arr = arr.astype(np.float32)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ESRGANError(f"expected an RGB image (H, W, 3), got shape {arr.shape}")
-    return np.ascontiguousarray(np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(to_uint(arr))
 
 
 def to_png(img: np.ndarray | torch.Tensor) -> bytes:
