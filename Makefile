@@ -27,14 +27,19 @@ book: setup
 
 NBVAL := $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 
-## Unit tests, then every chapter under nbval, then the built book in headless Chromium.
+## Type check of the core package, unit tests, every chapter under nbval, the built book in headless Chromium.
 test: setup
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests -m "not browser"
 	@if ls book/*.ipynb >/dev/null 2>&1; then $(NBVAL) book/*.ipynb; else echo "nbval: no chapters yet"; fi
 	$(PY) -m pytest -q tests -m browser
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not browser"
+
+## mypy over the core package (configured in pyproject.toml [tool.mypy]; the course is excluded).
+typecheck: setup
+	$(VENV)/bin/mypy
 
 nbval: setup
 	$(NBVAL) book/*.ipynb

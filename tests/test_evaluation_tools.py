@@ -62,7 +62,8 @@ def test_project_schedule_is_flops_over_sustained_rate() -> None:
     for bad in (0.0, 1.5):
         with pytest.raises(ESRGANError):
             gpus.project_schedule(1e12, 10, 1.0, bad)
-    assert all(g.fp32_tflops > 0 and g.memory_gib > 0 for g in gpus.GPU_SPECS)
+    h100 = next(g for g in gpus.GPU_SPECS if g.name == "H100 SXM")
+    assert gpus.project_schedule(1e12, 3600, tflops=h100.fp32_tflops, utilisation=1.0) == pytest.approx(3600 / 67.0)
 
 
 def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +106,13 @@ def test_perceptual_index_formula() -> None:
     assert perception.perceptual_index(5.0, 3.0) == pytest.approx(4.0)
     with pytest.raises(ESRGANError):
         perception.perceptual_index(11.0, 3.0)
-    assert set(perception.iqa_backends()) == set(perception.IQA_PACKAGES)
+
+def test_iqa_backends_reports_what_can_be_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    present = {"lpips"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name in present else None)
+    assert perception.iqa_backends() == {"pyiqa": False, "lpips": True}
 
 
 def test_scores_detail_ratios_react_to_blur_and_noise() -> None:

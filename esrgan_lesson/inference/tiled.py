@@ -59,7 +59,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, Union
+from typing import Any, Union, overload
 
 import numpy as np
 import torch
@@ -269,6 +269,42 @@ def _check_hwc(image: np.ndarray) -> np.ndarray:
     if not np.issubdtype(image.dtype, np.floating):
         raise ESRGANError(f"expected float values in [0, 1], got dtype {image.dtype}")
     return np.ascontiguousarray(image, dtype=np.float32)
+
+
+@overload
+def upscale(
+    model: nn.Module,
+    image: torch.Tensor,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> torch.Tensor: ...
+
+
+@overload
+def upscale(
+    model: nn.Module,
+    image: np.ndarray,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> np.ndarray: ...
+
+
+@overload
+def upscale(
+    model: nn.Module,
+    image: LoadedImage,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    progress: Progress = None,
+) -> LoadedImage: ...
 
 
 def upscale(
