@@ -12,6 +12,7 @@ atomically with the settings as safetensors metadata.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -19,6 +20,7 @@ import torch
 
 from esrgan_lesson.course import texture
 from esrgan_lesson.models import texture_vgg
+from esrgan_lesson.training.provenance import git_commit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,9 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     acc = texture.accuracy(model, x, y)
     print(f"held-out accuracy {acc:.3f} on {len(y)} patches, {len(texture_vgg.class_names())} classes "
           f"(chance {1 / len(texture_vgg.class_names()):.3f}); trained in {time.perf_counter() - start:.0f} s")
+    settings = {"seed": args.seed, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                "threads": args.threads, "blocks": list(texture_vgg.BLOCKS), "widths": list(texture_vgg.WIDTHS),
+                "patch": texture.PATCH}
+    defaults = p.parse_args([])
+    changed = [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v != getattr(defaults, k)]
     meta = {"seed": str(args.seed), "steps": str(args.steps), "batch_size": str(args.batch_size),
             "lr": str(args.lr), "threads": str(args.threads), "torch": torch.__version__,
-            "heldout_accuracy": f"{acc:.4f}"}
+            "heldout_accuracy": f"{acc:.4f}",
+            # how to rebuild this file in place, from the repository root, and what built it
+            "command": " ".join(["python data_scripts/train_texture_net.py", *changed]),
+            "config": json.dumps(settings, sort_keys=True), "commit": git_commit(),
+            "stage": "texture-classifier", "arch": "texture_vgg"}
     print("wrote", texture_vgg.save_texture_net(model, args.out, meta))
     return 0
 
