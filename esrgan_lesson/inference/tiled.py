@@ -59,7 +59,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, Union, overload
+from typing import Any, TypeVar, Union
 
 import numpy as np
 import torch
@@ -74,6 +74,8 @@ from esrgan_lesson.imageio import LoadedImage
 DEFAULT_TILE_OVERLAP = 16
 
 ImageLike = Union[np.ndarray, torch.Tensor, LoadedImage]
+#: :func:`upscale` returns the kind of image it is given.
+ImageT = TypeVar("ImageT", np.ndarray, torch.Tensor, LoadedImage)
 Progress = Union[Callable[[int, int], Any], Any, None]
 
 
@@ -271,51 +273,15 @@ def _check_hwc(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.float32)
 
 
-@overload
 def upscale(
     model: nn.Module,
-    image: torch.Tensor,
+    image: ImageT,
     tile: int | None = None,
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     progress: Progress = None,
-) -> torch.Tensor: ...
-
-
-@overload
-def upscale(
-    model: nn.Module,
-    image: np.ndarray,
-    tile: int | None = None,
-    tile_overlap: int = DEFAULT_TILE_OVERLAP,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
-    progress: Progress = None,
-) -> np.ndarray: ...
-
-
-@overload
-def upscale(
-    model: nn.Module,
-    image: LoadedImage,
-    tile: int | None = None,
-    tile_overlap: int = DEFAULT_TILE_OVERLAP,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
-    progress: Progress = None,
-) -> LoadedImage: ...
-
-
-def upscale(
-    model: nn.Module,
-    image: ImageLike,
-    tile: int | None = None,
-    tile_overlap: int = DEFAULT_TILE_OVERLAP,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
-    progress: Progress = None,
-) -> ImageLike:
+) -> ImageT:
     """Super-resolve ``image`` with ``model`` (see the module docstring for tiling/precision).
 
     Args:
