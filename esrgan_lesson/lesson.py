@@ -125,12 +125,14 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
         raise ESRGANError(f"config {ckpt.config} must set engine.threads: 1 and engine.device: cpu "
                           "(course checkpoints are CPU-built on one thread so anyone can rebuild them)")
     result = train(cfg, resume="auto" if resume else None)
-    if result.generator_path is None:
-        raise ESRGANError(f"training {name} wrote no generator")
-    model = load_generator(result.generator_path)
-    _, meta = load_checkpoint(result.generator_path)
+    # the file shipped is the generator that validation scores: the EMA or the raw G
+    source = result.ema_path if cfg.logging.val_model == "ema" else result.generator_path
+    if source is None:
+        raise ESRGANError(f"training {name} wrote no {cfg.logging.val_model} generator")
+    model = load_generator(source)
+    _, meta = load_checkpoint(source)
     command = ckpt.command + "".join(f" --override {shlex.quote(o)}" for o in overrides)
-    meta.update(command=command, checkpoint=name, dtype="float32")
+    meta.update(command=command, checkpoint=name, dtype="float32", weights=cfg.logging.val_model)
     out = Path(out_dir) / ckpt.file
     save_generator(model, out, meta)
     if out.stat().st_size > FP16_ABOVE_BYTES:
