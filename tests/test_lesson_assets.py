@@ -1,11 +1,13 @@
-"""The lesson generators shipped in the package are what the chapters say they are.
+"""The course checkpoints shipped in the package are what the chapters say they are.
 
-They were made by ``esrgan-lesson train --config lesson-psnr`` and then
-``--config lesson-gan``; these tests check their architecture against those
-configs and the two properties the chapters build on, on the held-out demo
-images (never seen in training): the PSNR model beats MATLAB bicubic by at
-least 0.5 dB (Y channel, crop 4), and the GAN model is sharper than the PSNR
-model it was fine-tuned from.
+They are built by ``python -m esrgan_lesson.lesson build lesson-psnr`` and then
+``... build lesson-gan`` (see tests/test_course_checkpoints.py for their
+metadata and determinism); these tests check their architecture against those
+configs and the properties the chapters build on, on the held-out demo images
+(never seen in training): the PSNR model beats MATLAB bicubic by at least 1 dB
+(Y channel, crop 4; the bar issue 12 set before the budget was fixed), and the
+GAN model is sharper than the PSNR model it was fine-tuned from (the paper's
+claim; lesson-gan.yaml's prediction G1).
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from esrgan_lesson.training.evaluation import evaluate_generator
 from esrgan_lesson.weights import generator_arch
 
 SCALE = 4
-#: The issue's bar for the lesson PSNR model over bicubic (dB, Y, crop 4).
-MIN_GAIN_DB = 0.5
+#: The bar for the lesson PSNR model over bicubic (dB, Y, crop 4), fixed before its run.
+MIN_GAIN_DB = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_psnr_model_beats_bicubic_on_held_out_images(reports) -> None:
 
 
 def test_gan_model_is_sharper_than_psnr_model(reports) -> None:
-    assert reports["gan"]["gradient_energy"] > 1.1 * reports["psnr"]["gradient_energy"], reports
+    assert reports["gan"]["gradient_energy"] > reports["psnr"]["gradient_energy"], reports
 
 
 def test_gan_model_was_fine_tuned_from_psnr_model() -> None:
@@ -69,7 +71,7 @@ def test_gan_model_was_fine_tuned_from_psnr_model() -> None:
 
 def test_missing_asset_names_the_command(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ESRGAN_LESSON_ASSETS", str(tmp_path))
-    with pytest.raises(ESRGANError, match="esrgan-lesson train --config lesson-gan"):
+    with pytest.raises(ESRGANError, match="python -m esrgan_lesson.lesson build lesson-gan"):
         lesson_weights("gan")
     with pytest.raises(ESRGANError, match="must be one of"):
         lesson_weights("srgan")
