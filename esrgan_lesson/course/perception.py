@@ -30,7 +30,7 @@ from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import psnr, ssim
 from esrgan_lesson.paper import MA_SCORE_MAX, PUBLISHED_X4
-from esrgan_lesson.training.evaluation import gradient_energy, high_frequency_energy
+from esrgan_lesson.metrics import gradient_energy, high_frequency_energy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

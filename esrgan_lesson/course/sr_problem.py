@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from esrgan_lesson.errors import DataError
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.data.imresize import imresize, resize_weights
-from esrgan_lesson.metrics import psnr
+from esrgan_lesson.metrics import plane_gradient_energy, psnr
 
 #: The resizers :func:`downscale` knows. "matlab" is the one SR benchmarks use
 #: (ESRGAN Sec. 4.1: LR images are made with MATLAB's bicubic kernel).
@@ -346,12 +346,10 @@ def gradient_energy(x: np.ndarray) -> np.ndarray:
     """Mean squared horizontal + vertical finite difference of (..., H, W) planes, float64 (...).
 
     A sharpness measure: fine detail and edges have large neighbour differences,
-    blur removes them.
+    blur removes them. The numpy face of
+    :func:`esrgan_lesson.metrics.plane_gradient_energy` (the same sum).
     """
-    x = np.asarray(x, dtype=np.float64)
-    dx = np.diff(x, axis=-1) ** 2
-    dy = np.diff(x, axis=-2) ** 2
-    return dx.mean(axis=(-2, -1)) + dy.mean(axis=(-2, -1))
+    return plane_gradient_energy(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def pairwise_mse(x: np.ndarray) -> np.ndarray:

@@ -358,7 +358,7 @@ def score_outputs(model: nn.Module | None, pairs: Sequence[tuple[str, torch.Tens
     from esrgan_lesson.data.imresize import imresize
     from esrgan_lesson.metrics import psnr
     from esrgan_lesson.inference import upscale
-    from esrgan_lesson.training.evaluation import gradient_energy
+    from esrgan_lesson.metrics import gradient_energy
 
     rows = []
     for _, lr, hr in pairs:

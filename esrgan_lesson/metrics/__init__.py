@@ -2,6 +2,8 @@
 
 * :mod:`.psnr_ssim`: the full-reference PSNR and SSIM on the Y channel
   (and MATLAB's ``rgb2ycbcr``);
+* :mod:`.sharpness`: gradient energy and high-frequency share on the one
+  luma (:func:`luma`), the sharpness figures of validation and the chapters;
 * :mod:`.niqe_metric`: the no-reference NIQE (Mittal et al. 2013) with LIVE's
   pristine model (package data, see ``NIQE_LICENSE.txt``).
 
@@ -11,7 +13,9 @@ psnr, ssim, niqe`` works.
 from __future__ import annotations
 
 from .niqe_metric import NIQE_MIN_BLOCKS, NiqeResult, NiqeSizeError, niqe, niqe_blocks
-from .psnr_ssim import PEAK, gaussian_window, psnr, rgb2ycbcr, ssim
+from .psnr_ssim import PEAK, PEAK_Y, gaussian_window, luma, psnr, rgb2ycbcr, ssim
+from .sharpness import HF_CUTOFF, gradient_energy, gradient_energy_map, high_frequency_energy, plane_gradient_energy
 
-__all__ = ["NIQE_MIN_BLOCKS", "NiqeResult", "NiqeSizeError", "PEAK", "gaussian_window", "niqe", "niqe_blocks", "psnr",
-           "rgb2ycbcr", "ssim"]
+__all__ = ["HF_CUTOFF", "NIQE_MIN_BLOCKS", "NiqeResult", "NiqeSizeError", "PEAK", "PEAK_Y", "gaussian_window",
+           "gradient_energy", "gradient_energy_map", "high_frequency_energy", "luma", "niqe", "niqe_blocks",
+           "plane_gradient_energy", "psnr", "rgb2ycbcr", "ssim"]

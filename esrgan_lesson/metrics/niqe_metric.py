@@ -68,7 +68,7 @@ from ..errors import DataError
 from esrgan_lesson.data.imresize import imresize
 from ..paper import (NIQE_BLOCK, NIQE_C, NIQE_SHAPE_MAX, NIQE_SHAPE_MIN, NIQE_SHAPE_STEP, NIQE_SIGMA, NIQE_WINDOW,
                      YCBCR_MATRIX, YCBCR_OFFSET)
-from .psnr_ssim import _as_nchw
+from .psnr_ssim import _as_nchw, _y255
 
 #: Default floor on the number of 96x96 blocks (course choice, see the module docstring).
 NIQE_MIN_BLOCKS = 16
@@ -285,8 +285,7 @@ def niqe_luma(img: np.ndarray | torch.Tensor) -> np.ndarray:
         coef = np.rint(np.asarray(YCBCR_MATRIX[0]) * 1000).astype(np.int64)
         num = int(round(YCBCR_OFFSET[0] * 255_000)) + np.tensordot(coef, rgb, axes=1)
         return ((num + 127_500) // 255_000).astype(np.float64)  # halves round up, like MATLAB's round
-    mat = torch.tensor(YCBCR_MATRIX[0], dtype=torch.float64).view(1, 3, 1, 1)
-    y = ((t * mat).sum(1)[0] + YCBCR_OFFSET[0]).numpy()
+    y = _y255(t)[0, 0].numpy()
     return np.floor(y + 0.5 + _TIE_TOL)
 
 

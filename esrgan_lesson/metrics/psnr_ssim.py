@@ -37,6 +37,8 @@ from ..paper import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, YCBCR_MATRIX, YCB
 
 #: Peak value of the 0-255 units the metrics are computed in.
 PEAK = 255.0
+#: Y of white RGB (MATLAB ``rgb2ycbcr``): BT.601 studio swing puts Y in [16, 235].
+PEAK_Y = YCBCR_OFFSET[0] + sum(YCBCR_MATRIX[0])
 #: Slack allowed above 1 / below 0 for float input (rounding of resamplers).
 _RANGE_SLACK = 1e-3
 
@@ -101,6 +103,31 @@ def rgb2ycbcr(img: np.ndarray | torch.Tensor, y_only: bool = True) -> np.ndarray
     return out if batched else out[0]
 
 
+def _y255(t: torch.Tensor) -> torch.Tensor:
+    """BT.601 Y of float64 (N, 3, H, W) RGB in [0, 1]: (N, 1, H, W) in 0-255 units ([16, 235])."""
+    mat = torch.tensor(YCBCR_MATRIX[0], dtype=torch.float64, device=t.device).view(1, 3, 1, 1)
+    return (t * mat).sum(1, keepdim=True) + YCBCR_OFFSET[0]
+
+
+def luma(img: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The metrics' BT.601 Y rescaled to [0, 1]: ``(Y - 16) / 219``, float64 (N, H, W) on the CPU.
+
+    The one luma of the package (the sharpness figures use it too). ``img``:
+    RGB as for :func:`rgb2ycbcr` -- numpy (H, W, 3), torch (3, H, W) or
+    (N, 3, H, W); uint8 or float in [0, 1] (float input is clamped to [0, 1]
+    first, so resampler overshoot is allowed). ``(Y - 16) / 219`` has the
+    weights 0.299 R + 0.587 G + 0.114 B exactly, so white is 1 and black 0.
+    """
+    if isinstance(img, torch.Tensor) and img.is_floating_point():
+        img = img.detach().cpu().to(torch.float64).clamp(0, 1)
+    elif isinstance(img, np.ndarray) and np.issubdtype(img.dtype, np.floating):
+        img = np.clip(img.astype(np.float64), 0.0, 1.0)
+    t, _ = _as_nchw(img, "luma")
+    if t.shape[1] != 3:
+        raise DataError(f"luma: need 3 RGB channels, got {t.shape[1]}")
+    return (_y255(t)[:, 0] - YCBCR_OFFSET[0]) / (PEAK_Y - YCBCR_OFFSET[0])
+
+
 def _prepare(img, ref, crop_border: int, y_channel: bool) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Both images as float64 (N, C, H, W) in 0-255 units, converted and cropped."""
     a, batched_a = _as_nchw(img, "img")
@@ -112,9 +139,7 @@ def _prepare(img, ref, crop_border: int, y_channel: bool) -> tuple[torch.Tensor,
     if y_channel:
         if a.shape[1] != 3:
             raise DataError(f"y_channel=True needs RGB input, got {a.shape[1]} channel(s)")
-        mat = torch.tensor(YCBCR_MATRIX[0], dtype=torch.float64).view(1, 3, 1, 1)
-        a = (a * mat).sum(1, keepdim=True) + YCBCR_OFFSET[0]
-        b = (b * mat).sum(1, keepdim=True) + YCBCR_OFFSET[0]
+        a, b = _y255(a), _y255(b)
     else:
         a, b = a * PEAK, b * PEAK
     if crop_border:
@@ -181,4 +206,4 @@ def ssim(img: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor, crop_bo
     return _result(per_channel.mean(dim=1), batched)
 
 
-__all__ = ["PEAK", "gaussian_window", "psnr", "rgb2ycbcr", "ssim"]
+__all__ = ["PEAK", "PEAK_Y", "gaussian_window", "luma", "psnr", "rgb2ycbcr", "ssim"]

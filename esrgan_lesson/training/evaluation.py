@@ -1,16 +1,9 @@
 """Evaluation of trained generators: PSNR/SSIM against bicubic, and sharpness.
 
-Sharpness figures (higher = more high-frequency content), both on the
-luminance of (3, H, W) / (N, 3, H, W) tensors in [0, 1]:
-
-- :func:`gradient_energy`: mean squared finite difference (horizontal plus
-  vertical) of the luminance, i.e. the mean of ``|grad Y|^2``.
-- :func:`high_frequency_energy`: share of the luminance's spectral energy
-  (DC removed) at normalised radial frequency above ``cutoff`` (0.5 =
-  Nyquist), i.e. what a GAN adds and an L1 model smooths away.
-
-These measure sharpness, not correctness: noise also raises them, so a
-chapter must show the images too.
+The sharpness figures (:func:`~esrgan_lesson.metrics.gradient_energy`,
+:func:`~esrgan_lesson.metrics.high_frequency_energy`) are defined in
+:mod:`esrgan_lesson.metrics.sharpness` and re-exported here for the chapters
+that import them from the training package.
 """
 from __future__ import annotations
 
@@ -22,42 +15,10 @@ import torch
 from torch import nn
 
 from esrgan_lesson.data.imresize import imresize
-from ..metrics import psnr, ssim
+from ..metrics import HF_CUTOFF, gradient_energy, high_frequency_energy, psnr, ssim
 
-#: ITU-R BT.601 luma weights used for the sharpness figures.
-_LUMA = (0.299, 0.587, 0.114)
-#: Default cut-off of :func:`high_frequency_energy` (a quarter of the sampling rate).
-HF_CUTOFF = 0.25
-
-
-def luma(img: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma of (3, H, W) or (N, 3, H, W) images in [0, 1]: (N, H, W) float64, clamped to [0, 1] first."""
-    if img.ndim == 3:
-        img = img.unsqueeze(0)
-    if img.ndim != 4 or img.shape[1] != 3:
-        raise ValueError(f"expected (3, H, W) or (N, 3, H, W), got {tuple(img.shape)}")
-    w = torch.tensor(_LUMA, dtype=torch.float64, device=img.device).view(1, 3, 1, 1)
-    return (img.to(torch.float64).clamp(0, 1) * w).sum(1)
-
-
-def gradient_energy(img: torch.Tensor) -> float:
-    """Mean of ``dY/dx^2 + dY/dy^2`` over the image (Y = BT.601 luma in [0, 1])."""
-    y = luma(img)
-    dx = y[..., :, 1:] - y[..., :, :-1]
-    dy = y[..., 1:, :] - y[..., :-1, :]
-    return float(dx.pow(2).mean() + dy.pow(2).mean())
-
-
-def high_frequency_energy(img: torch.Tensor, cutoff: float = HF_CUTOFF) -> float:
-    """Fraction in [0, 1] of luma spectral power above radial frequency ``cutoff``."""
-    y = luma(img)
-    y = y - y.mean(dim=(-2, -1), keepdim=True)
-    power = torch.fft.fft2(y).abs().pow(2)
-    fy = torch.fft.fftfreq(y.shape[-2], device=y.device).view(-1, 1)
-    fx = torch.fft.fftfreq(y.shape[-1], device=y.device).view(1, -1)
-    high = (fy.pow(2) + fx.pow(2)).sqrt() > cutoff
-    total = power.sum()
-    return float(power[..., high].sum() / total) if total > 0 else 0.0
+__all__ = ["EvalReport", "HF_CUTOFF", "ImageScores", "compare_generators", "evaluate_generator", "gradient_energy",
+           "high_frequency_energy", "load_val_pairs", "main"]
 
 
 @dataclass

@@ -18,8 +18,8 @@ result for every alpha, in two forms:
 
 It also holds the measurements the network-interpolation chapter makes on an
 alpha sweep: Y-PSNR (fidelity), the training engine's sharpness figures
-(:func:`esrgan_lesson.training.gradient_energy` and
-:func:`~esrgan_lesson.training.high_frequency_energy`), and the gradient
+(:func:`esrgan_lesson.metrics.gradient_energy` and
+:func:`~esrgan_lesson.metrics.high_frequency_energy`), and the gradient
 energy inside *flat* regions of the ground truth (:func:`flat_mask`), where
 any detail a model adds is noise or artefact rather than texture.
 

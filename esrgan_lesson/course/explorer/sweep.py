@@ -21,9 +21,7 @@ from esrgan_lesson.course.explorer.frames import (
     check_alphas,
 )
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.metrics import psnr
-from esrgan_lesson.training.evaluation import gradient_energy, high_frequency_energy
-from esrgan_lesson.training.evaluation import luma as _engine_luma
+from esrgan_lesson.metrics import gradient_energy, gradient_energy_map, high_frequency_energy, psnr
 from esrgan_lesson.weights import interpolate_images, interpolate_state_dicts
 
 #: Side (HR pixels) of the box over which :func:`flat_mask` averages the local gradient energy.
@@ -79,20 +77,13 @@ def permute_upsampler_channels(model: nn.Module, seed: int = 0) -> nn.Module:
 # --------------------------------------------------------------------------- #
 # Measuring an alpha sweep (fidelity, sharpness, noise in flat regions)
 # --------------------------------------------------------------------------- #
-def _luma(img: torch.Tensor) -> torch.Tensor:
-    """(H, W) float64 BT.601 luma on the CPU, the same luma as the training engine's sharpness figures."""
+def _chw(img: torch.Tensor) -> torch.Tensor:
+    """One image (3, H, W) on the CPU (a (1, 3, H, W) batch is unwrapped), or a one-line error."""
     if img.ndim == 4 and img.shape[0] == 1:
         img = img[0]
     if img.ndim != 3 or img.shape[0] != 3:
         raise ESRGANError(f"expected an image tensor (3, H, W), got {tuple(img.shape)}")
-    return _engine_luma(img.detach().cpu())[0]
-
-
-def _local_gradient_energy(y: torch.Tensor) -> torch.Tensor:
-    """|grad y|^2 per pixel (forward differences, the last row/column repeated), (H, W)."""
-    dx = F.pad((y[:, 1:] - y[:, :-1]).pow(2)[None, None], (0, 1, 0, 0), mode="replicate")[0, 0]
-    dy = F.pad((y[1:, :] - y[:-1, :]).pow(2)[None, None], (0, 0, 0, 1), mode="replicate")[0, 0]
-    return dx + dy
+    return img.detach().cpu()
 
 
 def flat_mask(hr: torch.Tensor, window: int = FLAT_WINDOW, fraction: float = FLAT_FRACTION) -> torch.Tensor:
@@ -107,7 +98,7 @@ def flat_mask(hr: torch.Tensor, window: int = FLAT_WINDOW, fraction: float = FLA
         raise ESRGANError(f"window must be a positive odd number, got {window}")
     if not 0 < fraction < 1:
         raise ESRGANError(f"fraction must be in (0, 1), got {fraction}")
-    energy = _local_gradient_energy(_luma(hr))
+    energy = gradient_energy_map(_chw(hr))
     local = F.avg_pool2d(F.pad(energy[None, None], (window // 2,) * 4, mode="replicate"), window, stride=1)[0, 0]
     return local <= torch.quantile(local.flatten().float(), fraction).double()
 
@@ -115,15 +106,15 @@ def flat_mask(hr: torch.Tensor, window: int = FLAT_WINDOW, fraction: float = FLA
 def masked_gradient_energy(img: torch.Tensor, mask: torch.Tensor) -> float:
     """Mean |grad Y|^2 of ``img`` (3, H, W) over the pixels where ``mask`` (H, W) is True.
 
-    The same quantity as :func:`esrgan_lesson.training.gradient_energy`
-    (BT.601 luma, forward differences), restricted to a region.
+    :func:`esrgan_lesson.metrics.gradient_energy` with a mask: the differences
+    that start inside the region (an all-True mask gives the unmasked value).
     """
-    energy = _local_gradient_energy(_luma(img))
-    if tuple(mask.shape) != tuple(energy.shape):
-        raise ESRGANError(f"mask {tuple(mask.shape)} does not match the image {tuple(energy.shape)}")
+    img = _chw(img)
+    if tuple(mask.shape) != tuple(img.shape[-2:]):
+        raise ESRGANError(f"mask {tuple(mask.shape)} does not match the image {tuple(img.shape[-2:])}")
     if not bool(mask.any()):
         raise ESRGANError("the mask selects no pixels")
-    return float(energy[mask.bool()].mean())
+    return gradient_energy(img, mask=mask)
 
 
 @dataclass(frozen=True)
