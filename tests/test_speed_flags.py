@@ -183,3 +183,37 @@ def test_bicubic_matrices_are_made_once_per_device() -> None:
     dense = torch.from_numpy(imr._dense_matrix(48, 12, 0.25, True)).float()
     by_hand = torch.matmul(torch.matmul(x.transpose(-1, -2), dense.T).transpose(-1, -2), dense.T)
     assert torch.equal(first, again) and torch.allclose(first, by_hand, atol=1e-6)
+
+
+def test_cpu_upscale_runs_channels_last_and_restores_the_model() -> None:
+    from esrgan_lesson.inference import upscale
+    from esrgan_lesson.models import RRDBNet
+
+    torch.manual_seed(0)
+    net = RRDBNet(3, 3, scale=4, num_feat=16, num_block=2, num_grow_ch=8).eval()
+    x = torch.rand(1, 3, 20, 20)
+    with torch.no_grad():
+        direct = net(x).clamp(0, 1)
+    seen = []
+    handle = net.conv_first.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    out = upscale(net, x)
+    handle.remove()
+    assert seen == [True]  # the forward ran on NHWC data
+    assert out.is_contiguous() and not out.is_inference()
+    assert float((out - direct).abs().max()) < 1e-5
+    assert all(p.is_contiguous() for p in net.parameters())  # the caller's layout is back
+
+
+def test_spandrel_benchmark_says_one_line_without_spandrel(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "upscale_vs_spandrel", Path(__file__).resolve().parents[1] / "benchmarks" / "upscale_vs_spandrel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "spandrel", None)  # import spandrel -> ImportError
+    assert module.main([]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["upscale_vs_spandrel: spandrel is not installed (pip install spandrel); nothing measured"]

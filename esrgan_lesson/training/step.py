@@ -69,7 +69,10 @@ def grads_finite_flag(params: list[nn.Parameter]) -> torch.Tensor:
             groups.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
     if not groups:
         return torch.tensor(True)
-    total = sum(torch.stack(torch._foreach_norm(g)).float().sum() for g in groups.values())
+    norms = [torch.stack(torch._foreach_norm(g)).float().sum() for g in groups.values()]
+    total = norms[0]
+    for norm in norms[1:]:
+        total = total + norm.to(total.device)
     return torch.isfinite(total)
 
 

@@ -24,7 +24,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -45,6 +45,9 @@ from .graphs import check_cuda_graph_config, configure_backends
 from .readout import StepReadout, StepRecord
 from .state import CheckpointMixin
 from .step import StepParts, StepStatus, train_step
+
+if TYPE_CHECKING:
+    from .graphs import GraphedStep
 
 
 class TrainingError(ESRGANError):
@@ -131,7 +134,7 @@ class Trainer(CheckpointMixin):
         self.val_pairs = builders.build_val_pairs(cfg) if self.info.is_main else []
         self.g_train = self._wrap(self.net_g)
         self.d_train = self._wrap(self.net_d, broadcast_buffers=False) if self.net_d is not None else None
-        self.graphed = None  # the GraphedStep, made on the first step (after any resume)
+        self.graphed: GraphedStep | None = None  # made on the first step (after any resume)
         # Host reads of each step's status/logs run one step behind on CUDA (no stall per step).
         self.readout = StepReadout(self.device, lag=1 if self.device.type == "cuda" else 0)
         self._sums: dict[str, float] = {}
