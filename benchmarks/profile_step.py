@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from esrgan_lesson.device import select_device  # noqa: E402
 from esrgan_lesson.losses import pixel_loss  # noqa: E402
-from esrgan_lesson.training.trainer import _grads_finite  # noqa: E402
+from esrgan_lesson.training.step import grads_finite_flag, train_step  # noqa: E402
 from report import write_report  # noqa: E402
 from train_step import (Size, make_trainer, peak_for, peak_memory_gib, random_batch, reset_peak_memory,  # noqa: E402
                         step_flops, sync, time_steps, utilisation)
@@ -89,10 +89,10 @@ def breakdown(device: torch.device, amp: str, cl: bool, tmp: str, size: Size) ->
     fwd_bwd()  # gradients exist for the parts below
     foreach_adam = torch.optim.Adam(params, lr=1e-9, foreach=True)
     rows = [
-        ("whole step (engine)", timed(lambda: tr._step(lr, hr), device)),
+        ("whole step (engine)", timed(lambda: train_step(tr.parts, lr, hr), device)),
         ("forward + L1", timed(lambda: fwd().detach(), device)),
         ("forward + L1 + backward", timed(fwd_bwd, device)),
-        ("finite-grad check, multi-tensor (engine)", timed(lambda: _grads_finite(params), device)),
+        ("finite-grad flag, multi-tensor, on the device (engine)", timed(lambda: grads_finite_flag(params), device)),
         ("finite-grad check, per tensor (before)", timed(lambda: per_tensor_grads_finite(params), device)),
         (f"Adam step, {'fused' if tr.opt_g.defaults.get('fused') else 'default'} (engine)",
          timed(lambda: tr.opt_g.step(), device)),
@@ -116,7 +116,7 @@ def breakdown(device: torch.device, amp: str, cl: bool, tmp: str, size: Size) ->
             sync(device)
             t0 = time.perf_counter()
             for _ in range(steps):
-                tr._step(lr, hr)
+                train_step(tr.parts, lr, hr)
             sync(device)
             wall = (time.perf_counter() - t0) / steps
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]

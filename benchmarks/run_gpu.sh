@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the GPU benchmarks and GPU smoke checks in one go (about 8 minutes on an H100).
 #
+#   PART=session bash benchmarks/run_gpu.sh [OUTDIR]   # issue 17: graphed vs eager steps, < 7 min (gpu_session.py)
 #   bash benchmarks/run_gpu.sh [OUTDIR]        # part 1: eager benchmarks, data path, lesson runs on GPU, DDP, tests
 #   PART=compile bash benchmarks/run_gpu.sh [OUTDIR]   # part 2: torch.compile rows (compile time dominates)
 #
@@ -13,7 +14,10 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-}:$PWD
 PART=${PART:-eager}
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv | tee "$OUTDIR/gpu-info.txt"
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" | tee -a "$OUTDIR/gpu-info.txt"
-if [ "$PART" = eager ]; then
+if [ "$PART" = session ]; then
+  # Every section was run on a CPU first: python benchmarks/gpu_session.py --device cpu --tiny --out /tmp/s
+  python benchmarks/gpu_session.py --device cuda --out "$OUTDIR" --budget-s 400
+elif [ "$PART" = eager ]; then
   python data_scripts/make_demo_set.py > /dev/null
   python benchmarks/inference.py --device cuda --warmup 3 --repeats 10 --out "$OUTDIR/inference-cuda.md"
   python benchmarks/train_step.py --device cuda --out "$OUTDIR/train_step-cuda.md"

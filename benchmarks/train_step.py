@@ -57,7 +57,10 @@ from report import write_report  # noqa: E402
 #: GPU" datasheet (FP32 30.3, TF32 60, BF16/FP16 121; sparse 120/242). T4:
 #: "NVIDIA T4 Tensor Core GPU" datasheet (FP32 8.1, FP16 mixed 65, no BF16).
 #: V100 SXM2: "NVIDIA Tesla V100" datasheet (FP32 15.7, FP16 tensor 125).
+#: H200 SXM: "NVIDIA H200 Tensor Core GPU" datasheet (FP32 67, TF32 989 and
+#: BF16/FP16 1,979 with sparsity, i.e. the H100 SXM's compute with more memory).
 PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
     "H100 SXM": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
     "H100 PCIe": {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0, "fp16": 756.0},
     "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
