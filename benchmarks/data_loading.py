@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from esrgan_lesson.training import Trainer  # noqa: E402
 from esrgan_lesson.training.builders import build_sampler  # noqa: E402
 from esrgan_lesson.training.config import TrainConfig, load_config  # noqa: E402
 from esrgan_lesson.training.step import train_step  # noqa: E402
-from report import write_report  # noqa: E402
+from report import cpu_name, write_report  # noqa: E402
 
 SIZES = {"lesson": (["model.num_feat=32", "model.num_block=2", "model.num_grow_ch=16"], 16, 64),
          "paper": ([], 16, 128)}
@@ -114,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     steps = a.steps or (5 if device.type == "cpu" else 30)
     _, batch, patch = SIZES[a.size]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(a.size, a.root, tmp, "device", 0)

@@ -1,6 +1,7 @@
 """Where and how the benchmark scripts write their markdown tables."""
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 
@@ -18,3 +19,12 @@ def write_report(lines: list[str], script: str, device_type: str, out: Path | No
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"\nwritten to {target}")
     return target
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from esrgan_lesson.inference import upscale  # noqa: E402
 from esrgan_lesson.weights import load_generator  # noqa: E402
-from report import write_report  # noqa: E402
+from report import cpu_name, write_report  # noqa: E402
 
 
 def photo_crop(size: int) -> torch.Tensor:
@@ -57,13 +56,6 @@ def timed(fn: Callable[[], torch.Tensor]) -> tuple[float, float, torch.Tensor]:
     c0, w0 = time.process_time(), time.perf_counter()
     out = fn()
     return time.process_time() - c0, time.perf_counter() - w0, out
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "cpu"
 
 
 def main(argv: list[str] | None = None) -> int:
