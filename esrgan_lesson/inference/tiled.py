@@ -55,7 +55,6 @@ is carried through so a 16-bit PNG is written back at 16 bits.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from collections.abc import Callable, Iterator
@@ -70,6 +69,7 @@ from torch import nn
 from esrgan_lesson.device import select_device
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import LoadedImage
+from esrgan_lesson.inference.layout import cpu_channels_last as _cpu_channels_last
 
 #: Default LR-pixel context added around every tile (see the module docstring).
 DEFAULT_TILE_OVERLAP = 16
@@ -158,31 +158,6 @@ def _resolve_amp(dtype: torch.dtype | None, device: torch.device) -> torch.dtype
     return dtype
 
 
-@contextlib.contextmanager
-def _cpu_channels_last(model: nn.Module, device: torch.device) -> Iterator[torch.memory_format]:
-    """Run a conv net's forward in channels_last on a CPU; yields the input memory format to use.
-
-    oneDNN's fp32 convolutions are faster on NHWC data: for the full-size
-    RRDBNet at 64x64 LR, 1 thread, 1.13-1.18x in CPU time against spandrel's
-    NCHW call on the same weights, with outputs within 1e-5
-    (``benchmarks/upscale_vs_spandrel.py``). The model's weights
-    go back to their own layout afterwards. Elsewhere (CUDA, MPS) and for
-    models without 2-D convolutions nothing changes.
-    """
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if device.type != "cpu" or not convs:
-        yield torch.contiguous_format
-        return
-    weight = convs[0].weight
-    was_cl = weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
-    model.to(memory_format=torch.channels_last)
-    try:
-        yield torch.channels_last
-    finally:
-        if not was_cl:
-            model.to(memory_format=torch.contiguous_format)
-
-
 def _check_size(h: int, w: int, scale: int, multiple: int, tile: int | None, tile_overlap: int) -> None:
     if h < multiple or w < multiple or h < 1 or w < 1:
         raise ESRGANError(f"image is {h}x{w} pixels; this x{scale} model needs at least {multiple}x{multiple}")
@@ -243,12 +218,11 @@ def upscale_tensor(
     was_training = model.training
     model.eval()
     try:
-        # inference_mode inside the layout switch: the model's weights must not become inference tensors.
-        with _cpu_channels_last(model, run_device) as layout, torch.inference_mode():
+        with _cpu_channels_last(model, run_device) as layout, torch.inference_mode():  # weights stay ordinary
             if not tile or (tile >= hp and tile >= wp):
                 _progress_start(progress, 1)
-                y = _forward_guarded(model, xp.to(run_device).contiguous(memory_format=layout), amp_dtype)
-                y = y.to(out_device)
+                xin = xp.to(run_device).contiguous(memory_format=layout)
+                y = _forward_guarded(model, xin, amp_dtype).to(out_device)
                 _progress_step(progress, 1, 1)
             else:
                 t = _round_up(tile, multiple)
@@ -270,8 +244,7 @@ def upscale_tensor(
     finally:
         model.train(was_training)
     assert y is not None
-    # Out of place, outside inference mode: the caller gets an ordinary (autograd-usable) tensor.
-    return y[:, :, : h * scale, : w * scale].clamp(0.0, 1.0).contiguous()
+    return y[:, :, : h * scale, : w * scale].clamp(0.0, 1.0).contiguous()  # out of place: an ordinary tensor
 
 
 def is_binary_alpha(alpha: np.ndarray) -> bool:
@@ -410,9 +383,9 @@ def iter_upscaled_bands(
                 for c0, c1, wc0, wc1 in cols:
                     patch = fetch(_reflect(np.arange(wr0, wr1), h), _reflect(np.arange(wc0, wc1), w))
                     x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32)).permute(2, 0, 1)[None]
-                    x = x.contiguous(memory_format=layout)
                     with torch.no_grad():
-                        out = _tile_core(model, x.to(run_device), (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
+                        x = x.to(run_device).contiguous(memory_format=layout)
+                        out = _tile_core(model, x, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
                     core = out[0].permute(1, 2, 0).cpu().numpy()
                     if band is None:
                         band = np.empty(((r1 - r0) * scale, wp * scale, core.shape[2]), dtype=np.float32)
