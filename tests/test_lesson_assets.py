@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from esrgan_lesson.training.config import load_config
-from esrgan_lesson.data.demo import VAL_NAMES, demo_images, mod_crop
+from esrgan_lesson.data.demo import VAL_NAMES, demo_images
+from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.data.imresize import imresize
 from esrgan_lesson.lesson import LESSON_FILES, lesson_weights, load_lesson_generator
 from esrgan_lesson.training.evaluation import evaluate_generator
 from esrgan_lesson.weights import generator_arch
@@ -29,11 +29,7 @@ MIN_GAIN_DB = 1.0
 
 @pytest.fixture(scope="module")
 def val_pairs() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    pairs = []
-    for name, img in demo_images(VAL_NAMES).items():
-        hr = torch.from_numpy(mod_crop(img, SCALE)).permute(2, 0, 1).float()
-        pairs.append((name, imresize(hr, scale=1 / SCALE), hr))
-    return pairs
+    return make_pairs(demo_images(VAL_NAMES), SCALE)  # the one pair maker: LR rounded to 8 bits
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from esrgan_lesson.data.demo import mod_crop
-from esrgan_lesson.data.imresize import imresize
+from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import psnr
 from esrgan_lesson.paper import LEAKY_SLOPE
@@ -110,17 +109,12 @@ def blocks_for_params(build: Callable[[int], nn.Module], target: int, max_blocks
 def lr_hr_pairs(images: Mapping[str, np.ndarray], scale: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Evaluation pairs ``(name, lr, hr)`` from (H, W, 3) float images in [0, 1].
 
-    HR is mod-cropped to ``scale`` and rounded to 8-bit levels; LR is its MATLAB
-    bicubic downscale, clipped and rounded to 8 bits as an LR PNG would be.
+    HR is rounded to 8-bit levels, then :func:`esrgan_lesson.data.make_pairs`
+    (the one pair maker): HR mod-cropped to ``scale``, LR its MATLAB bicubic
+    downscale, clipped and rounded to 8 bits as an LR PNG would be.
     Tensors are float32 (3, h, w) / (3, h*scale, w*scale) in [0, 1].
     """
-    pairs = []
-    for name, img in images.items():
-        hr = np.round(mod_crop(np.asarray(img, dtype=np.float32), scale) * 255.0) / 255.0
-        hr_t = torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1).float()
-        lr_t = quantize(imresize(hr_t.double(), scale=1.0 / scale)).float()
-        pairs.append((name, lr_t, hr_t))
-    return pairs
+    return make_pairs({name: quantize(np.asarray(img, dtype=np.float32)) for name, img in images.items()}, scale)
 
 
 #: Test-time intensity changes that move an image's statistics away from the

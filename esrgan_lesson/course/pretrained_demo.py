@@ -6,7 +6,7 @@ ESRGAN generator (Wang et al., ICCVW 2021), *not* the paper's model. These
 helpers score it, bicubic and the lesson models on one footing:
 
 * the LR input is the clean degradation ESRGAN trains on: MATLAB bicubic
-  x1/4 of an 8-bit HR image, rounded to 8 bits (``sr_problem.downscale``);
+  x1/4 of an 8-bit HR image, rounded to 8 bits (``data.pairs.downscale_lr``);
 * every network output comes from the package's one ``inference.upscale``;
 * :func:`detail_scores` gives Y-PSNR (8-bit output, ``scale`` border crop),
   NIQE where the output is large enough, and gradient energy relative to the
@@ -27,7 +27,8 @@ from esrgan_lesson.course.explorer import flat_mask, masked_gradient_energy
 from esrgan_lesson.imageio import read_image, to_uint
 from esrgan_lesson.inference import upscale
 from esrgan_lesson.metrics import NiqeSizeError, niqe, niqe_blocks, psnr
-from esrgan_lesson.course.sr_problem import downscale, upscale_bicubic
+from esrgan_lesson.course.sr_problem import upscale_bicubic
+from esrgan_lesson.data.pairs import downscale_lr
 from esrgan_lesson.imageio import quantize
 
 #: A photo that is in no part of the demo set: matplotlib's sample image of Grace Hopper
@@ -51,8 +52,12 @@ def held_out_photo(top: int = 0, left: int = 0, side: int | None = None) -> np.n
 
 
 def clean_lr(hr: np.ndarray, scale: int = 4) -> np.ndarray:
-    """The degradation ESRGAN trains on: MATLAB bicubic 1/``scale``, rounded to 8 bits."""
-    return downscale(hr, scale, "matlab")
+    """The degradation ESRGAN trains on: MATLAB bicubic 1/``scale``, rounded to 8 bits.
+
+    :func:`esrgan_lesson.data.downscale_lr`, the LR of the one pair maker; ``hr``
+    (H, W, 3) float in [0, 1] with sides multiples of ``scale``.
+    """
+    return downscale_lr(np.asarray(hr, dtype=np.float32), scale)
 
 
 def super_resolve(models: dict[str, nn.Module | None], lr: np.ndarray, scale: int = 4,

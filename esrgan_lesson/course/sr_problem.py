@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from esrgan_lesson.errors import DataError
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.data.imresize import imresize, resize_weights
+from esrgan_lesson.data.pairs import downscale_lr
 from esrgan_lesson.metrics import plane_gradient_energy, psnr
 
 #: The resizers :func:`downscale` knows. "matlab" is the one SR benchmarks use
@@ -77,6 +78,8 @@ def downscale(hr: np.ndarray, scale: int, method: str = "matlab", quantized: boo
     _check_scale(hr, scale)
     h, w = hr.shape[0] // scale, hr.shape[1] // scale
     x = hr.astype(np.float32)
+    if method == "matlab" and quantized:
+        return downscale_lr(x, scale)  # the one pair maker's LR (rounded in float64)
     if method == "matlab":
         lr = imresize(x.astype(np.float64), scale=1.0 / scale)
     elif method == "pil":

@@ -13,7 +13,7 @@ of (HR, optional LR) files:
 * a plain folder of HR images (LR made with MATLAB bicubic).
 
 :func:`load_eval_pair` reads one pair the way SR papers evaluate: HR cropped
-so its size is LR x scale, LR either read or made by ``imresize`` and rounded
+so its size is LR x scale, LR either read or made by ``data.pairs.make_pair`` (MATLAB bicubic) and rounded
 to 8 bits (like a saved LR file).
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..imageio import list_images, read_image
-from esrgan_lesson.data.imresize import imresize
-from .demo import build_demo_set, mod_crop
+from .demo import build_demo_set
+from .pairs import make_pair
 from .paired import pair_files
 
 #: Benchmark names and their folder names in the EDSR ``benchmark.tar``.
@@ -84,9 +84,8 @@ def load_eval_pair(hr_path: Path, lr_path: Path | None, scale: int) -> tuple[np.
     """
     hr = read_image(hr_path).rgb
     if lr_path is None:
-        hr = mod_crop(hr, scale)
-        lr = np.round(np.clip(imresize(hr.astype(np.float64), scale=1.0 / scale), 0, 1) * 255) / 255
-        return hr, lr.astype(np.float32)
+        lr, hr = make_pair(hr, scale)
+        return hr, lr
     lr = read_image(lr_path).rgb
     th, tw = lr.shape[0] * scale, lr.shape[1] * scale
     if not (th <= hr.shape[0] < th + scale and tw <= hr.shape[1] < tw + scale):

@@ -26,7 +26,7 @@ import skimage.data as skdata
 
 from ..errors import DataError
 from ..imageio import read_image, write_image
-from esrgan_lesson.data.imresize import imresize
+from .pairs import downscale_lr, mod_crop
 
 
 def _motorcycle() -> np.ndarray:
@@ -74,14 +74,6 @@ def demo_images(names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     return out
 
 
-def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
-    """Crop (H, W, ...) from the bottom/right so H and W are multiples of ``scale``."""
-    h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
-    if h == 0 or w == 0:
-        raise DataError(f"image of size {img.shape[0]}x{img.shape[1]} is smaller than the scale {scale}")
-    return img[:h, :w]
-
-
 @dataclass(frozen=True)
 class DemoSet:
     """Folders of a built demo set."""
@@ -101,7 +93,7 @@ def build_demo_set(root: str | Path = "data/demo", scale: int = 4) -> DemoSet:
     """Write the demo set as 8-bit PNGs under ``root`` (see the module docstring).
 
     HR images are mod-cropped to ``scale``; validation LR images are the
-    MATLAB-bicubic downscale (:func:`~esrgan_lesson.data.imresize.imresize`) of the
+    MATLAB-bicubic downscale (:func:`~esrgan_lesson.data.pairs.downscale_lr`) of the
     8-bit HR PNG, rounded to 8 bits. Files that already exist are kept, and
     every write is atomic, so an interrupted build can simply be rerun.
     """
@@ -124,5 +116,5 @@ def build_demo_set(root: str | Path = "data/demo", scale: int = 4) -> DemoSet:
                 hr = np.round(hr * 255.0) / 255.0  # exactly what the PNG will hold
                 write_image(hr_path, hr)
             if need_lr:
-                write_image(lr_path, imresize(hr.astype(np.float64), scale=1.0 / scale))
+                write_image(lr_path, downscale_lr(hr, scale))
     return paths

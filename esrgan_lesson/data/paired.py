@@ -5,7 +5,9 @@ Layouts understood:
 * ``hr_dir`` and ``lr_dir``: files are matched by sorted name stems; an LR
   stem may carry DIV2K's ``x<scale>`` suffix (``0001.png`` <-> ``0001x4.png``).
 * ``hr_dir`` only: the LR image is made on the fly with MATLAB bicubic
-  (:func:`~esrgan_lesson.data.imresize.imresize`) after mod-cropping the HR image.
+  (:func:`~esrgan_lesson.data.imresize.imresize`) after mod-cropping the HR
+  image, in float32 and not rounded (training data; evaluation pairs come from
+  :mod:`esrgan_lesson.data.pairs`, rounded to 8 bits).
 
 Each item is ``dict(lr=(3, h, w) float32 [0, 1], hr=(3, h*scale, w*scale)
 float32 [0, 1], name=str)``. With ``hr_patch`` set, a random aligned crop
@@ -32,9 +34,9 @@ from torch.utils.data import Dataset, get_worker_info
 
 from ..errors import DataError
 from ..imageio import list_images, read_image
-from esrgan_lesson.data.imresize import imresize
 from .augment import NUM_AUGMENTS, augment_numpy
-from .demo import mod_crop
+from .imresize import imresize
+from .pairs import mod_crop
 
 
 def _folder_images(folder: Path, what: str) -> list[Path]:
@@ -117,6 +119,8 @@ class PairedImageDataset(Dataset):
         hr = read_image(hp).rgb
         if lp is None:
             hr = mod_crop(hr, self.scale)
+            # training LR made on the fly: float32 and not rounded (the training reference digests
+            # depend on it); evaluation pairs come from data.pairs.make_pair, rounded to 8 bits
             lr = imresize(hr, scale=1.0 / self.scale).clip(0.0, 1.0).astype(np.float32)
         else:
             lr = read_image(lp).rgb

@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..imageio import list_images, read_image, write_image
 from esrgan_lesson.data.imresize import imresize
 from ..paper import SUBIMAGE_CROP, SUBIMAGE_STEP
-from .demo import mod_crop
+from .pairs import mod_crop
 
 
 def crop_starts(length: int, crop: int, step: int) -> list[int]:

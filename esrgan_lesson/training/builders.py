@@ -218,15 +218,10 @@ def build_val_pairs(cfg: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Ten
     _, val_hr, val_lr = train_folders(cfg)
     if val_hr is None:
         return []
-    from ..data import PairedImageDataset
+    from .evaluation import load_val_pairs  # the one pair maker when there is no LR folder
 
-    ds = PairedImageDataset(val_hr, val_lr, cfg.model.scale, hr_patch=None, augment=False)
-    n = len(ds) if cfg.data.val_max_images <= 0 else min(len(ds), cfg.data.val_max_images)
-    out = []
-    for i in range(n):
-        item = ds[i]
-        out.append((item["name"], item["lr"].float(), item["hr"].float()))
-    return out
+    pairs = load_val_pairs(val_hr, val_lr, cfg.model.scale)
+    return pairs if cfg.data.val_max_images <= 0 else pairs[:cfg.data.val_max_images]
 
 
 def build_optimizer(params: Any, lr: float, t: StageConfig, capturable: bool = False) -> torch.optim.Adam:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from esrgan_lesson.data.imresize import imresize
+from ..errors import DataError
 from ..metrics import HF_CUTOFF, gradient_energy, high_frequency_energy, psnr, ssim
 
 __all__ = ["EvalReport", "HF_CUTOFF", "ImageScores", "compare_generators", "evaluate_generator", "gradient_energy",
@@ -79,9 +80,20 @@ def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor
 
 
 def load_val_pairs(hr_dir: str | Path, lr_dir: str | Path | None, scale: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """``(name, lr, hr)`` validation pairs from folders (LR made by MATLAB bicubic when ``lr_dir`` is None)."""
-    from ..data import PairedImageDataset
+    """``(name, lr, hr)`` validation pairs from folders, float32 (3, h, w) / (3, h*s, w*s) in [0, 1].
 
+    With ``lr_dir``, the stored LR files (sizes checked); without, the one pair
+    maker :func:`esrgan_lesson.data.make_pairs` (HR mod-cropped, LR MATLAB
+    bicubic rounded to 8 bits, as the stored files are).
+    """
+    from ..data import PairedImageDataset, make_pairs
+    from ..imageio import list_images, read_image
+
+    if lr_dir is None:
+        files = list_images(hr_dir)
+        if not files:
+            raise DataError(f"no images in {hr_dir}")
+        return make_pairs({p.stem: read_image(p).rgb for p in files}, scale)
     ds = PairedImageDataset(hr_dir, lr_dir, scale, hr_patch=None, augment=False)
     return [(it["name"], it["lr"].float(), it["hr"].float()) for it in (ds[i] for i in range(len(ds)))]
 
