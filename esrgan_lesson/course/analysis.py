@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from esrgan_lesson.models.params import count_params
+
 
 @dataclass(frozen=True)
 class DepthStat:
@@ -156,7 +158,7 @@ def network_cost(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> Network
     every tensor kept for backward, each storage counted once), so it works on
     any device. ``x``: (N, C, H, W) probe batch.
     """
-    params = sum(p.numel() for p in model.parameters())
+    params = count_params(model)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
     flops = counter.get_total_flops()

@@ -27,6 +27,7 @@ from torch import nn
 from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import psnr
+from esrgan_lesson.models.params import count_params as _count_params
 from esrgan_lesson.paper import LEAKY_SLOPE
 from esrgan_lesson.training.evaluation import evaluate_generator
 
@@ -83,8 +84,8 @@ class PlainResNet(nn.Module):
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters())
+    """Number of parameters of ``model`` (:func:`esrgan_lesson.models.count_params`)."""
+    return _count_params(model)
 
 
 def blocks_for_params(build: Callable[[int], nn.Module], target: int, max_blocks: int = 256) -> int:

@@ -13,6 +13,7 @@ from torch import nn
 
 from esrgan_lesson.training.config import TrainConfig
 from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.models.params import count_params
 
 # --------------------------------------------------------------------------- #
 # Chapter 7: cost of one training step, counted on the meta device
@@ -77,7 +78,7 @@ class _SavedBytes:
 
 
 def _count(model: nn.Module | None) -> int:
-    return 0 if model is None else sum(p.numel() for p in model.parameters())
+    return count_params(model)
 
 
 def training_step_cost(cfg: TrainConfig, batch: int | None = None, hr_patch: int | None = None) -> StepCost:
@@ -139,7 +140,7 @@ def training_step_cost(cfg: TrainConfig, batch: int | None = None, hr_patch: int
             l_d.backward()
             d_bytes = d_saved.total
     trainable = _count(g) + _count(d)
-    state = trainable * FP32_BYTES * ADAM_COPIES + sum(p.numel() for p in frozen) * FP32_BYTES
+    state = trainable * FP32_BYTES * ADAM_COPIES + count_params(frozen) * FP32_BYTES
     return StepCost(stage=t.stage, batch=batch, hr_patch=hr_patch, flops=float(counter.get_total_flops()),
                     params_g=_count(g), params_d=_count(d), activation_bytes=max(g_saved.total, d_bytes),
                     state_bytes=state)

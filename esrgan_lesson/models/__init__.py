@@ -1,5 +1,6 @@
 """Network architectures used in the course."""
 from .discriminator import VGGStyleDiscriminator
+from .params import count_params
 from .rrdbnet import RRDB, RRDBNet, ResidualDenseBlock, receptive_field, scaled_kaiming_init_
 from .srresnet import SRResNet
 from .vgg import MINCNet, VGGFeatureExtractor, vgg_layer_names
@@ -11,6 +12,7 @@ __all__ = [
     "SRResNet",
     "VGGStyleDiscriminator",
     "VGGFeatureExtractor",
+    "count_params",
     "MINCNet",
     "receptive_field",
     "scaled_kaiming_init_",
