@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from ..errors import DataError
+from ..fileio import atomic_path
 
 #: Bytes read per chunk while streaming.
 CHUNK = 1 << 20
@@ -203,10 +204,8 @@ def extract(archive: str | Path, dest_dir: str | Path) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 src = tf.extractfile(m)
                 assert src is not None
-                tmp = target.with_name(target.name + ".part")
-                with src, open(tmp, "wb") as out:
+                with src, atomic_path(target) as tmp, open(tmp, "wb") as out:
                     shutil.copyfileobj(src, out, CHUNK)
-                os.replace(tmp, target)
     else:
         raise DataError(f"{archive}: not a zip or tar archive")
     marker.touch()
