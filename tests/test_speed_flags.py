@@ -114,7 +114,7 @@ def test_ema_tensor_lists_are_built_once(monkeypatch: pytest.MonkeyPatch) -> Non
     for _ in range(3):
         ema.update(model)
         ema.update(model, applied=torch.tensor(True))
-    assert len(binds) == 1 and len(ema._targets) == 6 and len(ema._int_pairs) == 1
+    assert len(binds) == 1 and len(ema._targets) == 4  # the four parameters; buffers are looked up per update
     ema.update(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)))  # another model: lists rebuilt
     assert len(binds) == 2
 
@@ -194,6 +194,8 @@ def test_cpu_upscale_runs_channels_last_and_restores_the_model() -> None:
     x = torch.rand(1, 3, 20, 20)
     with torch.no_grad():
         direct = net(x).clamp(0, 1)
+    storage = {k: v.data_ptr() for k, v in net.state_dict().items()}
+    objects = [id(p) for p in net.parameters()]
     seen = []
     handle = net.conv_first.register_forward_pre_hook(
         lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
@@ -203,6 +205,9 @@ def test_cpu_upscale_runs_channels_last_and_restores_the_model() -> None:
     assert out.is_contiguous() and not out.is_inference()
     assert float((out - direct).abs().max()) < 1e-5
     assert all(p.is_contiguous() for p in net.parameters())  # the caller's layout is back
+    # ... in the very same tensors: references to them (an EMA's lists) still see the weights
+    assert {k: v.data_ptr() for k, v in net.state_dict().items()} == storage
+    assert [id(p) for p in net.parameters()] == objects
 
 
 def test_spandrel_benchmark_says_one_line_without_spandrel(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

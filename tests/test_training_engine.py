@@ -23,6 +23,7 @@ def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     for k, img in enumerate([skdata.astronaut(), skdata.coffee(), skdata.rocket()]):
         write_image(root / "train" / f"{k}.png", img[::4, ::4][:72, :72].astype(np.float32) / 255.0)
+    write_image(root / "val" / "0.png", skdata.chelsea()[::4, ::4][:48, :48].astype(np.float32) / 255.0)
     return root
 
 
@@ -162,6 +163,23 @@ def test_trainer_ema_follows_hand_formula(data: Path, tmp_path: Path) -> None:
     ema = weights(trainer.ema.module)
     for k in w0:
         assert torch.allclose(ema[k], 0.9 * w0[k] + 0.1 * w1[k], atol=1e-7, rtol=0), k
+
+
+@pytest.mark.parametrize("val_model", ["ema", "g"])
+def test_validation_does_not_change_training(data: Path, tmp_path: Path, val_model: str) -> None:
+    """Scoring a network between steps (CPU upscale switches it to channels_last and back) must
+    leave the run bitwise unchanged: the EMA must keep following G after each validation."""
+    runs = {}
+    for every in ("0", "1"):
+        trainer = Trainer(cfg(data, tmp_path / every, **{
+            "train.iterations": "4", "engine.ema_decay": "0.5", "data.val_hr": str(data / 'val'),
+            "logging.val_every": every, "logging.val_model": val_model}))
+        trainer.run()
+        runs[every] = (weights(trainer.net_g), weights(trainer.ema.module), len(trainer.val_rows))
+    (g0, ema0, n0), (g1, ema1, n1) = runs["0"], runs["1"]
+    assert n1 == 4 and n0 == 0  # four validations against none
+    assert max_gap(g0, g1) == 0.0 and max_gap(ema0, ema1) == 0.0
+    assert max_gap(g1, ema1) > 0.0  # and the EMA is not simply G
 
 
 # --- the DataLoader sampler and the engine switches ---------------------------------------------

@@ -13,10 +13,11 @@ class ModelEMA:
     Floating-point parameters and buffers are averaged; integer buffers are
     copied. The EMA copy is frozen and kept in eval mode.
 
-    The tensor lists the multi-tensor kernel works on are built once, on the
-    first :meth:`update` (and again only if a different model is passed):
-    parameters and buffers are updated in place by the optimiser and by
-    ``load_state_dict``, so the same tensors stay valid for the whole run.
+    The parameter lists the multi-tensor kernel works on are built once, on
+    the first :meth:`update` (and again only if a different model is passed).
+    They hold the ``Parameter`` objects, which stay the same for the whole run
+    even when ``module.to(...)`` gives them new storage; buffers are looked up
+    on each update.
 
     Args:
         model: the network being trained (an unwrapped module).
@@ -33,26 +34,43 @@ class ModelEMA:
         self._source_id: int | None = None
         self._targets: list[torch.Tensor] = []
         self._sources: list[torch.Tensor] = []
-        self._int_pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._weights: list[torch.Tensor] = []  # views into one buffer, for the device-flag update
         self._weight_flat: torch.Tensor | None = None
         self._rate: torch.Tensor | None = None  # 1 - decay, on the device
 
     def _bind(self, model: nn.Module) -> None:
-        """Build the (EMA tensor, model tensor) lists for ``model`` once."""
-        ema_state = self.module.state_dict()
-        self._targets, self._sources, self._int_pairs = [], [], []
-        for name, value in model.state_dict().items():
-            target = ema_state[name]
-            if not target.dtype.is_floating_point:
-                self._int_pairs.append((target, value))
-            elif value.dtype == target.dtype:
-                self._targets.append(target)
-                self._sources.append(value)
-            else:
+        """Build the (EMA parameter, model parameter) lists for ``model`` once.
+
+        The lists hold the ``Parameter`` objects themselves, not ``state_dict()``
+        aliases of their storage: ``module.to(...)`` (a layout or device
+        change, e.g. during validation) swaps a parameter's ``.data`` for a new
+        tensor, and an alias of the old storage would silently stop following
+        the module. Buffers are looked up afresh on every update for the same
+        reason (``to()`` replaces buffer objects).
+        """
+        ema_params = dict(self.module.named_parameters())
+        self._targets, self._sources = [], []
+        for name, value in model.named_parameters():
+            target = ema_params.get(name)
+            if target is None:
+                raise ValueError(f"EMA: the model has a parameter {name} the average lacks")
+            if value.dtype != target.dtype or not value.dtype.is_floating_point:
                 raise ValueError(f"EMA: {name} is {value.dtype} in the model but {target.dtype} in the average")
+            self._targets.append(target)
+            self._sources.append(value)
         self._weights, self._weight_flat = [], None
         self._source_id = id(model)
+
+    def _buffer_pairs(self, model: nn.Module) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """``(name, EMA buffer, model buffer)`` for every buffer, looked up now."""
+        ema_buffers = dict(self.module.named_buffers())
+        pairs = []
+        for name, value in model.named_buffers():
+            target = ema_buffers[name]
+            if target.dtype != value.dtype:
+                raise ValueError(f"EMA: {name} is {value.dtype} in the model but {target.dtype} in the average")
+            pairs.append((name, target, value))
+        return pairs
 
     def _weight_views(self) -> list[torch.Tensor]:
         """One weight tensor per averaged tensor (views of one buffer), made on first use."""
@@ -87,13 +105,19 @@ class ModelEMA:
         """
         if self._source_id != id(model):
             self._bind(model)
-        for target, value in self._int_pairs:
-            target.copy_(value if applied is None else torch.where(applied, value, target))
+        rate = 1.0 - self.decay
+        for _, target, value in self._buffer_pairs(model):
+            if not target.dtype.is_floating_point:
+                target.copy_(value if applied is None else torch.where(applied, value, target))
+            elif applied is None:
+                target.lerp_(value, rate)
+            else:
+                target.lerp_(value, (rate * applied).to(target.dtype))
         if not self._targets:
             return
         if applied is None:
             # One multi-tensor kernel instead of one lerp per tensor (~700 for the paper G).
-            torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay)
+            torch._foreach_lerp_(self._targets, self._sources, rate)
             return
         views = self._weight_views()
         assert self._weight_flat is not None and self._rate is not None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,9 +267,12 @@ class Trainer(CheckpointMixin):
                     break
                 lr, hr = next(self.sampler)
                 logs, status = self._step(lr, hr)
-                self.sched_g.step()
-                if self.sched_d is not None:
-                    self.sched_d.step()
+                with warnings.catch_warnings():
+                    # The schedule counts iterations (BasicSR's): a step the fp16 scaler skipped still counts.
+                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler", UserWarning)
+                    for sched in (self.sched_g, self.sched_d):
+                        if sched is not None:
+                            sched.step()
                 self.step += 1
                 self.elapsed = base_elapsed + time.perf_counter() - start
                 self.readout.push(self.step, status, logs)
