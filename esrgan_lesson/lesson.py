@@ -42,12 +42,19 @@ BUILD_MODULE = "esrgan_lesson.lesson"
 
 @dataclass(frozen=True)
 class CourseCheckpoint:
-    """One shipped generator: its file, the config that trains it and its stage."""
+    """One shipped generator: its file, the config that trains it and its stage.
+
+    ``overrides`` are dotted config keys applied on top of ``config`` (an
+    ablation arm is its chapter's base config with one switch and a seed
+    changed); they are part of the checkpoint's definition, so its recorded
+    ``command`` stays the plain ``build NAME``.
+    """
 
     name: str
     file: str
     config: str
     stage: str
+    overrides: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -55,15 +62,31 @@ class CourseCheckpoint:
         return f"python -m {BUILD_MODULE} build {self.name}"
 
 
+def _arm(name: str, config: str, stage: str, *overrides: str) -> CourseCheckpoint:
+    """An ablation arm: ``config`` plus ``overrides``, trained in ``runs/<name>``."""
+    return CourseCheckpoint(name, name.replace("-", "_") + "_x4.safetensors", config, stage,
+                            tuple(overrides) + (f"paths.output_dir=runs/{name}",))
+
+
+#: Chapter 4's ablation (issue 15): standard-GAN against RaGAN fine-tunes of lesson-psnr with the
+#: paper's loss, 3 seeds each; everything but ``train.gan_type`` and the seed is lesson-gan's.
+#: RaGAN seed 1 is lesson-gan itself. The pre-registered claim and threshold are in the chapter.
+CH4_ARMS: dict[str, dict[int, str]] = {
+    "standard": {0: "ch4-standard-s0", 1: "ch4-standard-s1", 2: "ch4-standard-s2"},
+    "ragan": {0: "ch4-ragan-s0", 1: "lesson-gan", 2: "ch4-ragan-s2"},
+}
+
 #: The course checkpoints in build order (a GAN stage starts from its PSNR model).
 COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
     c.name: c for c in (
         CourseCheckpoint("lesson-psnr", "lesson_psnr_x4.safetensors", "lesson-psnr", "psnr"),
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
+        *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
+          for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
     )
 }
-#: Stage name -> (file name, the config that trains it), as the chapters ask for them.
-LESSON_FILES = {c.stage: (c.file, c.config) for c in COURSE_CHECKPOINTS.values()}
+#: Stage name -> (file name, the checkpoint that holds it), as the chapters ask for them.
+LESSON_FILES = {c.stage: (c.file, c.name) for c in COURSE_CHECKPOINTS.values() if not c.overrides}
 
 
 def _checkpoint(name: str) -> CourseCheckpoint:
@@ -72,20 +95,24 @@ def _checkpoint(name: str) -> CourseCheckpoint:
     return COURSE_CHECKPOINTS[name]
 
 
-def lesson_weights(stage: str) -> Path:
-    """Path of the lesson ``"psnr"`` or ``"gan"`` generator file.
+def checkpoint_path(name: str) -> Path:
+    """Path of course checkpoint ``name`` (a key of :data:`COURSE_CHECKPOINTS`).
 
     Looks in ``$ESRGAN_LESSON_ASSETS`` when set, else in the package's assets.
     Raises :class:`ESRGANError` with the command that makes a missing file.
     """
+    ckpt = _checkpoint(name)
+    path = Path(os.environ.get("ESRGAN_LESSON_ASSETS") or ASSETS_DIR) / ckpt.file
+    if not path.is_file():
+        raise ESRGANError(f"{path} is missing; rebuild it with `{ckpt.command}`")
+    return path
+
+
+def lesson_weights(stage: str) -> Path:
+    """Path of the lesson ``"psnr"`` or ``"gan"`` generator file (see :func:`checkpoint_path`)."""
     if stage not in LESSON_FILES:
         raise ESRGANError(f"lesson stage must be one of {sorted(LESSON_FILES)}, got {stage!r}")
-    name, config = LESSON_FILES[stage]
-    folder = Path(os.environ.get("ESRGAN_LESSON_ASSETS") or ASSETS_DIR)
-    path = folder / name
-    if not path.is_file():
-        raise ESRGANError(f"{path} is missing; rebuild it with `{COURSE_CHECKPOINTS[config].command}`")
-    return path
+    return checkpoint_path(LESSON_FILES[stage][1])
 
 
 def load_lesson_generator(stage: str, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -119,8 +146,7 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
     from .weights.io import load_checkpoint
 
     ckpt = _checkpoint(name)
-    extra = list(overrides) + ([f"paths.output_dir={run_dir}"] if run_dir is not None else [])
-    cfg = load_config(ckpt.config, extra)
+    cfg = load_config(ckpt.config, checkpoint_overrides(name, overrides, run_dir))
     if cfg.engine.threads != 1 or cfg.engine.device != "cpu":
         raise ESRGANError(f"config {ckpt.config} must set engine.threads: 1 and engine.device: cpu "
                           "(course checkpoints are CPU-built on one thread so anyone can rebuild them)")
@@ -129,8 +155,8 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
     source = result.ema_path if cfg.logging.val_model == "ema" else result.generator_path
     if source is None:
         raise ESRGANError(f"training {name} wrote no {cfg.logging.val_model} generator")
-    model = load_generator(source)
-    _, meta = load_checkpoint(source)
+    state, meta = load_checkpoint(source)  # one read: the weights and the Trainer's provenance
+    model = load_generator(state)
     command = ckpt.command + "".join(f" --override {shlex.quote(o)}" for o in overrides)
     meta.update(command=command, checkpoint=name, dtype="float32", weights=cfg.logging.val_model)
     out = Path(out_dir) / ckpt.file
@@ -141,24 +167,33 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
     return out
 
 
+def checkpoint_overrides(name: str, overrides: list[str] | tuple[str, ...] = (),
+                         run_dir: str | Path | None = None) -> list[str]:
+    """The config overrides that train checkpoint ``name``: its own, then ``overrides``, then ``run_dir``."""
+    return (list(_checkpoint(name).overrides) + list(overrides)
+            + ([f"paths.output_dir={run_dir}"] if run_dir is not None else []))
+
+
 def check_checkpoint(name: str, max_gap_db: float = 0.2) -> tuple[float, float]:
     """Rebuild ``name`` in a temporary folder and compare its held-out Y-PSNR with the shipped file's.
 
     Returns ``(shipped_db, rebuilt_db)``; raises :class:`ESRGANError` when they
     differ by more than ``max_gap_db``.
     """
-    from .training.evaluation import evaluate_generator, load_val_pairs
-    from .data import build_demo_set
+    from .training.builders import build_val_pairs
+    from .training.config import load_config
+    from .training.evaluation import evaluate_generator
     from .weights import load_generator
 
     ckpt = _checkpoint(name)
-    shipped = lesson_weights(ckpt.stage)
+    shipped = checkpoint_path(name)
+    cfg = load_config(ckpt.config, checkpoint_overrides(name))
+    scale = cfg.model.scale
     with tempfile.TemporaryDirectory(prefix=f"{name}-check-") as tmp:
         rebuilt = build_checkpoint(name, out_dir=tmp, run_dir=Path(tmp) / "run")
-        paths = build_demo_set("data/demo", 4)
-        pairs = load_val_pairs(paths.val_hr, paths.val_lr, 4)
-        a = evaluate_generator(load_generator(shipped), pairs, 4).summary()["psnr"]
-        b = evaluate_generator(load_generator(rebuilt), pairs, 4).summary()["psnr"]
+        pairs = build_val_pairs(cfg)  # the held-out pairs the config validates on
+        a = evaluate_generator(load_generator(shipped), pairs, scale).summary()["psnr"]
+        b = evaluate_generator(load_generator(rebuilt), pairs, scale).summary()["psnr"]
     if abs(a - b) > max_gap_db:
         raise ESRGANError(f"{name}: rebuilt Y-PSNR {b:.3f} dB differs from the shipped {a:.3f} dB "
                           f"by more than {max_gap_db} dB")
@@ -166,7 +201,7 @@ def check_checkpoint(name: str, max_gap_db: float = 0.2) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m esrgan_lesson.lesson build|check NAME``."""
+    """``python -m esrgan_lesson.lesson build|check NAME`` or ``list``."""
     ap = argparse.ArgumentParser(prog=f"python -m {BUILD_MODULE}", description="Build or check course checkpoints.")
     sub = ap.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="train one checkpoint with its committed config and write it into the package")
@@ -176,10 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out-dir", default=str(ASSETS_DIR))
     c = sub.add_parser("check", help="rebuild in a temporary folder and compare held-out Y-PSNR (0.2 dB)")
     c.add_argument("name", choices=sorted(COURSE_CHECKPOINTS))
+    sub.add_parser("list", help="print the checkpoint names in build order (a GAN stage after its PSNR model)")
     args = ap.parse_args(argv)
 
     def go() -> int:
-        if args.action == "build":
+        if args.action == "list":
+            print("\n".join(COURSE_CHECKPOINTS))
+        elif args.action == "build":
             print("wrote", build_checkpoint(args.name, args.out_dir, args.override, resume=args.resume))
         else:
             a, b = check_checkpoint(args.name)

@@ -52,13 +52,32 @@ def test_shipped_file_records_how_to_rebuild_it(name) -> None:
     assert meta["command"] == ckpt.command  # a plain rebuild, no overrides
     assert meta["stage"] == ckpt.stage and meta["threads"] == "1"
     assert len(meta["commit"].split("-")[0]) == 40
-    committed = load_config(ckpt.config)
+    committed = load_config(ckpt.config, list(ckpt.overrides))
     recorded = json.loads(meta["config"])
     recorded["paths"].pop("resume")  # a build continued with --resume ends with the same weights (exact resume)
     expected = json.loads(json.dumps(committed.to_dict()))
     expected["paths"].pop("resume")
     assert recorded == expected, f"{ckpt.file} was trained with a config that differs from the committed {ckpt.config}"
     assert int(meta["steps"]) == committed.train.iterations
+
+
+def test_ablation_arms_differ_from_their_base_only_where_declared() -> None:
+    base = json.loads(json.dumps(load_config("lesson-gan").to_dict()))
+    for name, ckpt in COURSE_CHECKPOINTS.items():
+        if not ckpt.overrides:
+            continue
+        arm = json.loads(json.dumps(load_config(ckpt.config, list(ckpt.overrides)).to_dict()))
+        changed = {f"{part}.{key}" for part in arm if isinstance(arm[part], dict)
+                   for key in arm[part] if arm[part][key] != base[part][key]}
+        changed |= {part for part in arm if not isinstance(arm[part], dict) and arm[part] != base[part]}
+        assert changed <= {"train.gan_type", "engine.seed", "paths.output_dir"}, (name, changed)
+        assert arm["paths"]["output_dir"] == f"runs/{name}"  # its own run folder: arms never resume each other
+
+
+def test_list_prints_the_build_order(capsys) -> None:
+    assert main(["list"]) == 0
+    order = capsys.readouterr().out.split()
+    assert order == list(COURSE_CHECKPOINTS) and order.index("lesson-psnr") < order.index("lesson-gan")
 
 
 def test_missing_file_names_the_rebuild_command(tmp_path, monkeypatch) -> None:
