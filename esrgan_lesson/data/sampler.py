@@ -29,6 +29,7 @@ import torch
 
 from ..errors import DataError
 from esrgan_lesson.data.imresize import imresize
+from esrgan_lesson.imageio import quantize
 from .augment import NUM_AUGMENTS, augment_torch
 
 
@@ -141,7 +142,7 @@ class DevicePatchSampler:
         big = torch.stack(crops)
         lr = imresize(big, scale=1.0 / s)[..., 2:-2, 2:-2]  # margin 2s HR px == 2 LR px
         if self.quantize_lr:
-            lr = torch.round(lr.clamp(0.0, 1.0) * 255.0) / 255.0
+            lr = quantize(lr)
         hr = big[..., m:m + p, m:m + p].contiguous()
         return lr.contiguous(), hr
 
