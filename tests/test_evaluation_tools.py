@@ -16,6 +16,7 @@ from esrgan_lesson.course import recipe
 from esrgan_lesson.course import step_cost
 from esrgan_lesson.training.config import load_config
 from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.metrics import ImageScores
 from esrgan_lesson.models import RRDBNet
 
 TINY = ["model.num_feat=8", "model.num_block=1", "model.num_grow_ch=4", "network_d.num_feat=8"]
@@ -117,12 +118,12 @@ def test_iqa_backends_reports_what_can_be_imported(monkeypatch: pytest.MonkeyPat
 
 def test_scores_detail_ratios_react_to_blur_and_noise() -> None:
     hr = _photo()
-    same = perception.score_output("p", "hr", hr, hr, 4)
+    same = perception.score_output("p", "hr", hr, hr, 4).scores
     assert same.rmse == 0.0 and math.isinf(same.psnr) and same.grad_ratio == pytest.approx(1.0)
     blurred = F.avg_pool2d(F.pad(hr[None], (1, 1, 1, 1), mode="replicate"), 3, stride=1)[0]
     noisy = (hr + 0.05 * torch.randn(hr.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
-    b = perception.score_output("p", "blur", blurred, hr, 4)
-    n = perception.score_output("p", "noise", noisy, hr, 4)
+    b = perception.score_output("p", "blur", blurred, hr, 4).scores
+    n = perception.score_output("p", "noise", noisy, hr, 4).scores
     assert b.grad_ratio < 1 and b.hf_ratio < 1 and n.grad_ratio > 1 and n.hf_ratio > 1
     assert 0 < b.rmse and 0 < n.rmse and b.psnr < 100
     with pytest.raises(ESRGANError):
@@ -130,8 +131,12 @@ def test_scores_detail_ratios_react_to_blur_and_noise() -> None:
 
 
 def test_summarise_uses_geometric_means_for_ratios_and_plots() -> None:
-    rows = [perception.OutputScores("a", "m", 30.0, 0.8, 5.0, 0.5, 2.0), perception.OutputScores("b", "m", 32.0, 0.9, 7.0, 2.0, 2.0),
-            perception.OutputScores("a", "k", 28.0, 0.7, 9.0, 1.0, 1.0)]
+    def row(name, method, psnr, ssim, rmse, grad_ratio, hf_ratio):
+        return perception.MethodScores(method, ImageScores(name, psnr, ssim, rmse, 0.0, 0.0, grad_ratio, hf_ratio,
+                                                           (0.0, 0.0, 0.0)))
+
+    rows = [row("a", "m", 30.0, 0.8, 5.0, 0.5, 2.0), row("b", "m", 32.0, 0.9, 7.0, 2.0, 2.0),
+            row("a", "k", 28.0, 0.7, 9.0, 1.0, 1.0)]
     s = perception.summarise(rows)
     assert list(s) == ["m", "k"]
     assert s["m"]["psnr"] == pytest.approx(31.0) and s["m"]["grad_ratio"] == pytest.approx(1.0)

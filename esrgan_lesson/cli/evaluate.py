@@ -3,8 +3,9 @@
     esrgan-lesson evaluate [--weights W] --data Set5|demo|PATH [--data ...]
                            [--scale 4] [--save DIR] [--device D] [--tile N]
 
-Metrics follow the SR papers (see :mod:`esrgan_lesson.metrics`): Y channel of
-8-bit outputs, ``scale`` pixels cropped from each border. The baseline is
+Metrics follow the SR papers: the package's one score function,
+:func:`esrgan_lesson.metrics.score_image` (Y channel of 8-bit outputs,
+``scale`` pixels cropped from each border). The baseline is
 MATLAB bicubic upscaling of the same LR input. Without ``--weights`` only the
 baseline is printed. ``--save DIR`` writes the model's outputs (or, without
 weights, the bicubic ones) to ``DIR/<set>/<name>.png``.
@@ -32,7 +33,7 @@ from esrgan_lesson.device import select_device
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import to_uint, write_image
 from esrgan_lesson.data.imresize import imresize
-from esrgan_lesson.metrics import NIQE_MIN_BLOCKS, NiqeSizeError, niqe, niqe_blocks, psnr, ssim
+from esrgan_lesson.metrics import NIQE_MIN_BLOCKS, ImageScores, NiqeSizeError, niqe, niqe_blocks, score_image
 from esrgan_lesson.paper import NIQE_BLOCK
 
 #: Printed under every table (the package cannot compute these offline).
@@ -42,25 +43,25 @@ NO_MA_NOTE = ("Ma's score and PI = ((10 - Ma) + NIQE)/2 need Ma et al.'s trained
 
 @dataclass
 class SetScores:
-    """Per-image Y-PSNR (dB) and SSIM of bicubic and (optionally) the model, and NIQE.
+    """Per-image scores (:func:`esrgan_lesson.metrics.score_image`) of bicubic and (optionally) the model, and NIQE.
 
     NIQE lists hold ``None`` for images too small for :data:`NIQE_MIN_BLOCKS` blocks, or flat.
     """
 
     name: str
     count: int = 0
-    bicubic: list[tuple[float, float]] = field(default_factory=list)
-    model: list[tuple[float, float]] = field(default_factory=list)
+    bicubic: list[ImageScores] = field(default_factory=list)
+    model: list[ImageScores] = field(default_factory=list)
     hr_niqe: list[float | None] = field(default_factory=list)
     bicubic_niqe: list[float | None] = field(default_factory=list)
     model_niqe: list[float | None] = field(default_factory=list)
 
     @staticmethod
-    def _mean(rows: list[tuple[float, float]]) -> tuple[float, float]:
+    def _mean(rows: list[ImageScores]) -> tuple[float, float]:
+        """Mean (Y-PSNR dB, SSIM) of ``rows``; NaNs without rows."""
         if not rows:
             return math.nan, math.nan
-        arr = np.asarray(rows, dtype=np.float64)
-        return float(arr[:, 0].mean()), float(arr[:, 1].mean())
+        return float(np.mean([r.psnr for r in rows])), float(np.mean([r.ssim for r in rows]))
 
     @property
     def bicubic_mean(self) -> tuple[float, float]:
@@ -69,12 +70,6 @@ class SetScores:
     @property
     def model_mean(self) -> tuple[float, float]:
         return self._mean(self.model)
-
-
-def _scores(out: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
-    """Y-PSNR/SSIM of two (H, W, 3) float [0, 1] images, both rounded to 8 bits first."""
-    a, b = to_uint(out, 8), to_uint(hr, 8)
-    return psnr(a, b, crop_border=scale), ssim(a, b, crop_border=scale)
 
 
 def _niqe(img: np.ndarray, scale: int) -> float | None:
@@ -102,7 +97,7 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
     for name, hr_path, lr_path in eval_set.items:
         hr, lr = load_eval_pair(hr_path, lr_path, scale)
         bic = np.clip(imresize(lr.astype(np.float64), scale=scale), 0.0, 1.0)
-        result.bicubic.append(_scores(bic, hr, scale))
+        result.bicubic.append(score_image(bic, hr, scale, name))
         result.hr_niqe.append(_niqe(hr, scale))
         result.bicubic_niqe.append(_niqe(bic, scale))
         out = bic
@@ -112,7 +107,7 @@ def evaluate_set(eval_set: EvalSet, scale: int, model: torch.nn.Module | None = 
             out = upscale(model, lr, tile=tile or None, device=device)
             if out.shape != hr.shape:
                 raise ESRGANError(f"{name}: model output {out.shape[:2]} != HR {hr.shape[:2]}; is --scale right?")
-            result.model.append(_scores(out, hr, scale))
+            result.model.append(score_image(out, hr, scale, name))
             result.model_niqe.append(_niqe(out, scale))
         if save_dir is not None:
             write_image(save_dir / eval_set.name / f"{name}.png", out)

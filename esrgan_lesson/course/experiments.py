@@ -26,7 +26,7 @@ from torch import nn
 
 from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.imageio import quantize
-from esrgan_lesson.metrics import psnr
+from esrgan_lesson.metrics import score_image
 from esrgan_lesson.models.params import count_params as _count_params
 from esrgan_lesson.paper import LEAKY_SLOPE
 from esrgan_lesson.training.evaluation import evaluate_generator
@@ -139,13 +139,16 @@ def gains_vs_bicubic(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, 
                      device: torch.device | str = "cpu") -> dict[str, float]:
     """Y-PSNR of ``model`` minus Y-PSNR of MATLAB bicubic, in dB, per image (eval mode, crop = scale)."""
     report = evaluate_generator(model, pairs, scale, device)
-    return {s.name: s.psnr - s.psnr_bicubic for s in report.images}
+    return {s.name: s.gain_db for s in report.images}
 
 
 @torch.no_grad()
 def companion_psnr(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, companions: torch.Tensor | None,
                    scale: int) -> float:
     """Y-PSNR (crop = scale) of ``lr``'s *train-mode* output when batched with ``companions``.
+
+    Scored as validation scores an eval-mode output (:func:`esrgan_lesson.metrics.score_image`:
+    the output rounded to 8 bits), so the two are comparable.
 
     In train mode a BN layer normalises with the statistics of the whole batch,
     so the same image comes out differently next to different companions. BN
@@ -170,7 +173,7 @@ def companion_psnr(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, compani
             m.running_var.copy_(var)
             m.num_batches_tracked.copy_(count)
         model.train(was_training)
-    return float(psnr(out, hr, crop_border=scale))
+    return score_image(out, hr, scale).psnr
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@
 - :func:`iqa_backends`: which learned/no-reference IQA packages are importable;
 - :func:`score_output` / :func:`summarise` / :func:`plot_perception_distortion`:
   distortion (Y-PSNR, SSIM, RMSE) and an offline *detail proxy* of each SR
-  output. The proxy is the ratio of the output's luminance gradient energy
-  (and of its high-frequency spectral share) to that of the ground truth; 1
-  means "as much fine detail as the real image". It is NOT the Perceptual
-  Index and says nothing about whether the detail is correct.
+  output, read from the package's one score record
+  (:func:`esrgan_lesson.metrics.score_image`). The proxy is the ratio of the
+  output's luminance gradient energy (and of its high-frequency spectral
+  share) to that of the ground truth; 1 means "as much fine detail as the
+  real image". It is NOT the Perceptual Index and says nothing about whether
+  the detail is correct.
 
 References: [ESRGAN] Wang et al., ECCV Workshops 2018 (arXiv:1809.00219);
 [PIRM] Blau et al., "The 2018 PIRM challenge on perceptual image
@@ -27,10 +29,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import torch
 
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.imageio import quantize
-from esrgan_lesson.metrics import psnr, ssim
+from esrgan_lesson.metrics import ImageScores, mean_colour_shift, score_image
 from esrgan_lesson.paper import MA_SCORE_MAX, PUBLISHED_X4
-from esrgan_lesson.metrics import gradient_energy, high_frequency_energy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -88,79 +88,51 @@ def iqa_backends() -> dict[str, bool]:
 
 
 @dataclass(frozen=True)
-class OutputScores:
-    """Distortion and detail-proxy scores of one SR output against its HR image.
+class MethodScores:
+    """The package's one score record of one SR output, labelled with the method that made it.
 
-    ``psnr``/``ssim``: Y channel, ``scale``-pixel border crop. ``rmse``: RMSE of
-    the RGB values in 0-255 units over the same cropped region (the PIRM
-    challenge's distortion axis). ``grad_ratio``: gradient energy of the
-    output / that of the HR image; ``hf_ratio``: high-frequency share of the
-    output / that of the HR image (both on BT.601 luma; 1 = as much fine
-    detail as the ground truth). A proxy for sharpness, not for quality.
+    ``scores``: :func:`esrgan_lesson.metrics.score_image` of the output (8-bit,
+    Y-PSNR/SSIM and RGB RMSE with a ``scale``-pixel border crop, gradient
+    energy and high-frequency share relative to the HR image's). ``grad_ratio``
+    and ``hf_ratio`` (1 = as much fine detail as the ground truth) are a proxy
+    for sharpness, not for quality.
     """
 
-    name: str
     method: str
-    psnr: float
-    ssim: float
-    rmse: float
-    grad_ratio: float
-    hf_ratio: float
+    scores: ImageScores
+
+    @property
+    def name(self) -> str:
+        return self.scores.name
 
 
-def _chw(img: torch.Tensor) -> torch.Tensor:
-    if img.ndim == 4 and img.shape[0] == 1:
-        img = img[0]
-    if img.ndim != 3 or img.shape[0] != 3:
-        raise ESRGANError(f"expected an image tensor (3, H, W), got {tuple(img.shape)}")
-    return img.detach().float().cpu().clamp(0, 1)
-
-
-def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, scale: int) -> OutputScores:
+def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, scale: int) -> MethodScores:
     """Score one SR output (3, H, W) in [0, 1] against ``hr`` (3, H, W) in [0, 1].
 
-    ``sr`` is rounded to 8 bits first, as a saved output file would be (the
-    papers' convention); ``hr`` is used as given.
+    :func:`esrgan_lesson.metrics.score_image` (``sr`` rounded to 8 bits first,
+    as a saved output file would be: the papers' convention; ``hr`` as given),
+    labelled ``method``. A flat HR image, whose detail ratios are undefined, is refused.
     """
-    sr, hr = _chw(sr), _chw(hr)
-    sr = quantize(sr)
-    if sr.shape != hr.shape:
+    if tuple(sr.shape) != tuple(hr.shape):
         raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
-    c = scale
-    crop = (slice(None), slice(c, -c or None), slice(c, -c or None))
-    rmse = float(((sr[crop].double() - hr[crop].double()) * 255.0).pow(2).mean().sqrt())
-    ge_hr, hf_hr = gradient_energy(hr), high_frequency_energy(hr)
-    if ge_hr <= 0 or hf_hr <= 0:
+    scores = score_image(sr, hr, scale, name)
+    if math.isnan(scores.grad_ratio) or math.isnan(scores.hf_ratio):
         raise ESRGANError(f"{name}: the HR image is flat; detail ratios are undefined")
-    return OutputScores(name=name, method=method, psnr=float(psnr(sr, hr, crop_border=scale)),
-                        ssim=float(ssim(sr, hr, crop_border=scale)), rmse=rmse,
-                        grad_ratio=gradient_energy(sr) / ge_hr, hf_ratio=high_frequency_energy(sr) / hf_hr)
-
-
-def mean_colour_shift(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """Mean of ``sr - hr`` per RGB channel, in 8-bit grey levels: a (3,) float64 tensor.
-
-    Both (3, H, W) in [0, 1]. A faithful model gives values near 0; a colour
-    cast (e.g. a GAN drifting warmer) shows as a consistent sign per channel.
-    """
-    sr, hr = _chw(sr).double(), _chw(hr).double()
-    if sr.shape != hr.shape:
-        raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
-    return (sr - hr).mean(dim=(1, 2)) * 255.0
+    return MethodScores(method, scores)
 
 
 SCORE_FIELDS = ("psnr", "ssim", "rmse", "grad_ratio", "hf_ratio")
 
 
-def summarise(scores: Iterable[OutputScores]) -> dict[str, dict[str, float]]:
+def summarise(scores: Iterable[MethodScores]) -> dict[str, dict[str, float]]:
     """``{method: {field: mean over images}}`` in first-seen method order.
 
     ``grad_ratio`` and ``hf_ratio`` are averaged geometrically (they are
     ratios); the other fields arithmetically.
     """
-    groups: dict[str, list[OutputScores]] = {}
+    groups: dict[str, list[ImageScores]] = {}
     for s in scores:
-        groups.setdefault(s.method, []).append(s)
+        groups.setdefault(s.method, []).append(s.scores)
     if not groups:
         raise ESRGANError("no scores to summarise")
     out: dict[str, dict[str, float]] = {}

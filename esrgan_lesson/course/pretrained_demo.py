@@ -8,10 +8,12 @@ helpers score it, bicubic and the lesson models on one footing:
 * the LR input is the clean degradation ESRGAN trains on: MATLAB bicubic
   x1/4 of an 8-bit HR image, rounded to 8 bits (``data.pairs.downscale_lr``);
 * every network output comes from the package's one ``inference.upscale``;
-* :func:`detail_scores` gives Y-PSNR (8-bit output, ``scale`` border crop),
-  NIQE where the output is large enough, and gradient energy relative to the
-  ground truth over the whole image, its flat regions and its textured
-  regions (the masks of :func:`esrgan_lesson.course.explorer.flat_mask`).
+* :func:`detail_scores` gives the package's one score record
+  (:func:`esrgan_lesson.metrics.score_image`: Y-PSNR of the 8-bit output,
+  ``scale`` border crop, gradient energy relative to the ground truth over the
+  whole image), NIQE where the output is large enough, and the gradient energy
+  ratio in the truth's flat regions and its textured regions (the masks of
+  :func:`esrgan_lesson.course.explorer.flat_mask`).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from esrgan_lesson.errors import DataError
 from esrgan_lesson.course.explorer import flat_mask, masked_gradient_energy
 from esrgan_lesson.imageio import read_image, to_uint
 from esrgan_lesson.inference import upscale
-from esrgan_lesson.metrics import NiqeSizeError, niqe, niqe_blocks, psnr
+from esrgan_lesson.metrics import ImageScores, NiqeSizeError, niqe, niqe_blocks, score_image, scored_output
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.pairs import downscale_lr
 from esrgan_lesson.imageio import quantize
@@ -75,21 +77,30 @@ def super_resolve(models: dict[str, nn.Module | None], lr: np.ndarray, scale: in
 
 @dataclass(frozen=True)
 class DetailScores:
-    """One output against its ground truth.
+    """One output against its ground truth: the package's score record plus NIQE and regional detail.
 
-    ``y_psnr`` dB; ``niqe`` (lower = more natural) and the number of 96x96
-    blocks it used, or ``None`` when the output is too small; gradient
-    energies relative to the HR image's (1 = as much local contrast as the
-    truth): ``grad_ratio`` over the whole image, ``flat_ratio`` where the
-    truth is flat, ``textured_ratio`` where it is most textured.
+    ``scores``: :func:`esrgan_lesson.metrics.score_image` (8-bit output,
+    ``scale`` border crop); ``y_psnr`` (dB) and ``grad_ratio`` (gradient
+    energy over the whole image relative to the HR image's) read it.
+    ``niqe`` (lower = more natural) and the number of 96x96 blocks it used, or
+    ``None`` when the output is too small; gradient energies relative to the
+    HR image's (1 = as much local contrast as the truth): ``flat_ratio`` where
+    the truth is flat, ``textured_ratio`` where it is most textured.
     """
 
-    y_psnr: float
+    scores: ImageScores
     niqe: float | None
     niqe_blocks: int
-    grad_ratio: float
     flat_ratio: float
     textured_ratio: float
+
+    @property
+    def y_psnr(self) -> float:
+        return self.scores.psnr
+
+    @property
+    def grad_ratio(self) -> float:
+        return self.scores.grad_ratio
 
 
 def _chw(img: np.ndarray) -> torch.Tensor:
@@ -97,21 +108,19 @@ def _chw(img: np.ndarray) -> torch.Tensor:
 
 
 def detail_scores(sr: np.ndarray, hr: np.ndarray, scale: int = 4) -> DetailScores:
-    """Score an (H, W, 3) output in [0, 1] against ``hr`` of the same shape."""
+    """Score an (H, W, 3) output in [0, 1] against ``hr`` of the same shape (``sr`` rounded to 8 bits)."""
     if sr.shape != hr.shape:
         raise DataError(f"output {sr.shape} and ground truth {hr.shape} differ in shape")
-    s, h = _chw(sr), _chw(hr)
+    s, h = scored_output(sr), _chw(hr)
     flat = flat_mask(h, fraction=FLAT_FRACTION)
     textured = ~flat_mask(h, fraction=1.0 - TEXTURED_FRACTION)
-    everything = torch.ones_like(flat)
     ratio = lambda m: masked_gradient_energy(s, m) / masked_gradient_energy(h, m)  # noqa: E731
     blocks = niqe_blocks(*sr.shape[:2])
     try:
         score: float | None = float(niqe(to_uint(sr, 8)))
     except NiqeSizeError:
         score = None
-    return DetailScores(float(psnr(to_uint(sr, 8), to_uint(hr, 8), crop_border=scale)), score, blocks, ratio(everything),
-                        ratio(flat), ratio(textured))
+    return DetailScores(score_image(sr, hr, scale), score, blocks, ratio(flat), ratio(textured))
 
 
 def format_scores(scores: dict[str, DetailScores]) -> str:

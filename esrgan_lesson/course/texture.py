@@ -8,7 +8,8 @@
   :class:`~esrgan_lesson.models.texture_vgg.TextureVGG` (see
   ``data_scripts/train_texture_net.py``).
 - Chapter 5 helpers: :func:`relu_zero_fractions`, :func:`match_features`,
-  :func:`finetune_with_perceptual`, :func:`channel_mean_error`, :func:`score_outputs`.
+  :func:`finetune_with_perceptual`, :func:`score_outputs` (the package's one score
+  record, :func:`esrgan_lesson.metrics.score_image`, per output).
 
 All images are (N, 3, H, W) float tensors in [0, 1].
 """
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from esrgan_lesson.errors import ConfigError
+from esrgan_lesson.metrics import ImageScores, score_image
 from esrgan_lesson.models.texture_vgg import (
     FEATURE_LAYER,
     FEATURE_LAYER_POST,
@@ -290,15 +292,6 @@ def match_features(extractor: nn.Module, layer: str, target: torch.Tensor, init:
     return x.detach(), losses
 
 
-def channel_mean_error(img: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Per-channel difference of means ``mean(img) - mean(ref)``: (3,) for (3, H, W) or (N, 3, H, W).
-
-    A brightness or colour shift shows up here; blur and texture errors mostly do not.
-    """
-    dims = (-2, -1) if img.ndim == 3 else (0, -2, -1)
-    return img.float().mean(dim=dims) - ref.float().mean(dim=dims)
-
-
 @dataclass
 class FinetuneLog:
     """Per-step losses of :func:`finetune_with_perceptual`."""
@@ -337,34 +330,46 @@ def finetune_with_perceptual(generator: nn.Module, sampler, perceptual: nn.Modul
     return log
 
 
-@dataclass
-class OutputScores:
-    """Scores of one SR model over evaluation pairs (means over the images).
+@dataclass(frozen=True)
+class ModelScores:
+    """One SR model over evaluation pairs: the package's score record of each output, and their means.
 
-    ``psnr``: Y-channel PSNR in dB with ``scale`` border pixels cropped;
-    ``colour_error``: mean over images and channels of ``|mean(SR) - mean(HR)|``
-    (brightness/colour shift, in [0, 1] units); ``sharpness``: gradient energy
-    of the SR output relative to the HR image's (1 = as sharp as HR).
+    ``images``: :func:`esrgan_lesson.metrics.score_image` of every output
+    (8-bit, Y-PSNR with ``scale`` border pixels cropped). The means:
+    ``psnr`` in dB; ``colour_error``, the mean over images and channels of
+    ``|mean(SR) - mean(HR)|`` (brightness/colour shift, in [0, 1] units);
+    ``sharpness``, the gradient energy of the output relative to the HR
+    image's (``grad_ratio``; 1 = as sharp as HR).
     """
 
-    psnr: float
-    colour_error: float
-    sharpness: float
+    images: tuple[ImageScores, ...]
+
+    def _mean(self, key: str) -> float:
+        return float(np.mean([getattr(s, key) for s in self.images]))
+
+    @property
+    def psnr(self) -> float:
+        return self._mean("psnr")
+
+    @property
+    def colour_error(self) -> float:
+        return self._mean("colour_error")
+
+    @property
+    def sharpness(self) -> float:
+        return self._mean("grad_ratio")
 
 
 def score_outputs(model: nn.Module | None, pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], scale: int,
-                  device: torch.device | str = "cpu") -> OutputScores:
-    """:class:`OutputScores` of ``model`` on ``(name, lr (3,h,w), hr (3,H,W))`` pairs; ``None`` = MATLAB bicubic."""
+                  device: torch.device | str = "cpu") -> ModelScores:
+    """:class:`ModelScores` of ``model`` on ``(name, lr (3,h,w), hr (3,H,W))`` pairs; ``None`` = MATLAB bicubic."""
     from esrgan_lesson.data.imresize import imresize
-    from esrgan_lesson.metrics import psnr
     from esrgan_lesson.inference import upscale
-    from esrgan_lesson.metrics import gradient_energy
 
-    rows = []
-    for _, lr, hr in pairs:
+    if not pairs:
+        raise ConfigError("no evaluation pairs to score")
+    scores = []
+    for name, lr, hr in pairs:
         sr = imresize(lr.float(), scale=float(scale)).clamp(0, 1) if model is None else upscale(model, lr.float(), device=device)
-        hr = hr.float().cpu()
-        rows.append((float(psnr(sr, hr, crop_border=scale)), float(channel_mean_error(sr, hr).abs().mean()),
-                     gradient_energy(sr) / gradient_energy(hr)))
-    mean = np.mean(np.array(rows), axis=0)
-    return OutputScores(float(mean[0]), float(mean[1]), float(mean[2]))
+        scores.append(score_image(sr, hr, scale, name))
+    return ModelScores(tuple(scores))

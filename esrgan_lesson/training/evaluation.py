@@ -1,6 +1,11 @@
 """Evaluation of trained generators: PSNR/SSIM against bicubic, and sharpness.
 
-The sharpness figures (:func:`~esrgan_lesson.metrics.gradient_energy`,
+Every output is scored by the one score function,
+:func:`esrgan_lesson.metrics.score_image` (8-bit output, Y channel, crop =
+scale); a validation pair keeps the :class:`~esrgan_lesson.metrics.ImageScores`
+of the model's output and of MATLAB bicubic of the same LR
+(:class:`PairScores`). The sharpness figures
+(:func:`~esrgan_lesson.metrics.gradient_energy`,
 :func:`~esrgan_lesson.metrics.high_frequency_energy`) are defined in
 :mod:`esrgan_lesson.metrics.sharpness` and re-exported here for the chapters
 that import them from the training package.
@@ -16,32 +21,54 @@ from torch import nn
 
 from esrgan_lesson.data.imresize import imresize
 from ..errors import DataError
-from ..metrics import HF_CUTOFF, gradient_energy, high_frequency_energy, psnr, ssim
+from ..metrics import HF_CUTOFF, ImageScores, gradient_energy, high_frequency_energy, score_image
 
-__all__ = ["EvalReport", "HF_CUTOFF", "ImageScores", "compare_generators", "evaluate_generator", "gradient_energy",
-           "high_frequency_energy", "load_val_pairs", "main"]
+__all__ = ["EvalReport", "HF_CUTOFF", "ImageScores", "PairScores", "compare_generators", "evaluate_generator",
+           "gradient_energy", "high_frequency_energy", "load_val_pairs", "main"]
 
 
-@dataclass
-class ImageScores:
-    """Scores of one upscaled image (PSNR/SSIM on Y with ``crop = scale``)."""
+@dataclass(frozen=True)
+class PairScores:
+    """One validation pair: :func:`~esrgan_lesson.metrics.score_image` of the model's output and of bicubic.
 
-    name: str
-    psnr: float
-    ssim: float
-    psnr_bicubic: float
-    gradient_energy: float
-    hf_energy: float
+    ``model`` scores the generator's output, ``bicubic`` MATLAB bicubic
+    upscaling of the same LR (both rounded to 8 bits, Y, crop = scale).
+    """
+
+    model: ImageScores
+    bicubic: ImageScores
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def psnr(self) -> float:
+        """The model's Y-PSNR in dB."""
+        return self.model.psnr
+
+    @property
+    def psnr_bicubic(self) -> float:
+        """Bicubic's Y-PSNR in dB on the same pair."""
+        return self.bicubic.psnr
+
+    @property
+    def gain_db(self) -> float:
+        """``psnr - psnr_bicubic`` in dB."""
+        return self.model.psnr - self.bicubic.psnr
 
 
 @dataclass
 class EvalReport:
-    """Per-image scores and their means."""
+    """Per-pair scores and their means."""
 
-    images: list[ImageScores] = field(default_factory=list)
+    images: list[PairScores] = field(default_factory=list)
 
     def mean(self, key: str) -> float:
-        return sum(getattr(s, key) for s in self.images) / max(1, len(self.images))
+        """Mean over the pairs of an :class:`~esrgan_lesson.metrics.ImageScores` field of the model's
+        outputs, or of ``psnr_bicubic``; 0 without pairs."""
+        values = [s.psnr_bicubic if key == "psnr_bicubic" else getattr(s.model, key) for s in self.images]
+        return sum(values) / max(1, len(values))
 
     def summary(self) -> dict[str, float]:
         keys = ("psnr", "ssim", "psnr_bicubic", "gradient_energy", "hf_energy")
@@ -54,8 +81,9 @@ def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor
                        device: torch.device | str = "cpu", save_dir: str | Path | None = None) -> EvalReport:
     """Score ``model`` on ``(name, lr, hr)`` pairs (LR (3, h, w), HR (3, h*s, w*s), [0, 1]).
 
-    PSNR/SSIM are on Y with ``scale`` border pixels cropped, as SR papers
-    report them; ``psnr_bicubic`` is MATLAB bicubic upscaling of the same LR.
+    Each output and MATLAB bicubic upscaling of the same LR are scored by
+    :func:`esrgan_lesson.metrics.score_image` (rounded to 8 bits, Y channel,
+    ``scale`` border pixels cropped, as SR papers report them).
     ``save_dir``: write each SR output there as ``<name>.png``.
     """
     from ..imageio import write_image
@@ -66,14 +94,8 @@ def evaluate_generator(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor
         sr = upscale(model, lr.float().cpu(), device=device)
         hr = hr.float().cpu()
         bic = imresize(lr.float().cpu(), scale=float(scale)).clamp(0, 1)
-        report.images.append(ImageScores(
-            name=name,
-            psnr=float(psnr(sr, hr, crop_border=scale)),
-            ssim=float(ssim(sr, hr, crop_border=scale)),
-            psnr_bicubic=float(psnr(bic, hr, crop_border=scale)),
-            gradient_energy=gradient_energy(sr),
-            hf_energy=high_frequency_energy(sr),
-        ))
+        report.images.append(PairScores(model=score_image(sr, hr, scale, name),
+                                        bicubic=score_image(bic, hr, scale, name)))
         if save_dir is not None:
             write_image(Path(save_dir) / f"{name}.png", sr.permute(1, 2, 0).numpy())
     return report

@@ -1,5 +1,8 @@
 """Measuring an alpha sweep: Y-PSNR, sharpness, and noise in the flat regions of the ground truth.
 
+Each output is scored by the package's one score function,
+:func:`esrgan_lesson.metrics.score_image`, with the flat-region energy added.
+
 Also why the two endpoints must be relatives (:func:`weight_distance`,
 :func:`permute_upsampler_channels`). Images are (3, H, W) tensors in [0, 1].
 """
@@ -21,7 +24,7 @@ from esrgan_lesson.course.explorer.frames import (
     check_alphas,
 )
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.metrics import gradient_energy, gradient_energy_map, high_frequency_energy, psnr
+from esrgan_lesson.metrics import ImageScores, gradient_energy, gradient_energy_map, score_image, scored_output
 from esrgan_lesson.weights import interpolate_images, interpolate_state_dicts
 
 #: Side (HR pixels) of the box over which :func:`flat_mask` averages the local gradient energy.
@@ -119,35 +122,50 @@ def masked_gradient_energy(img: torch.Tensor, mask: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """Scores of one SR output at one alpha (one image, one interpolation mode).
+    """One SR output at one alpha (one image, one interpolation mode).
 
-    ``psnr_y``: Y-PSNR in dB against the HR image (``scale`` border pixels
-    cropped); ``gradient_energy`` and ``hf_energy``: the training engine's
-    sharpness figures of the whole output; ``flat_energy``: mean |grad Y|^2
-    inside the HR image's flat regions (:func:`flat_mask`).
+    ``scores``: the package's one score record of the output
+    (:func:`esrgan_lesson.metrics.score_image`: 8-bit output, Y-PSNR with
+    ``scale`` border pixels cropped, the sharpness figures of the whole
+    output); ``flat_energy``: mean |grad Y|^2 of the same 8-bit output inside
+    the HR image's flat regions (:func:`flat_mask`). ``psnr_y`` is
+    ``scores.psnr``; :meth:`value` reads any figure by name.
     """
 
-    name: str
     mode: str
     alpha: float
-    psnr_y: float
-    gradient_energy: float
-    hf_energy: float
+    scores: ImageScores
     flat_energy: float
+
+    @property
+    def name(self) -> str:
+        return self.scores.name
+
+    @property
+    def psnr_y(self) -> float:
+        return self.scores.psnr
+
+    def value(self, key: str) -> float:
+        """``key`` of this point (``alpha``, ``psnr_y``, ``flat_energy``) or of its :class:`ImageScores`."""
+        if key in ("alpha", "psnr_y", "flat_energy"):
+            return float(getattr(self, key))
+        if key not in ImageScores.__dataclass_fields__ or key in ("name", "colour_shift"):
+            raise ESRGANError(f"a sweep point has no figure {key!r}")
+        return float(getattr(self.scores, key))
 
 
 def score_output(name: str, mode: str, alpha: float, sr: torch.Tensor, hr: torch.Tensor, scale: int,
                  mask: torch.Tensor | None = None) -> SweepPoint:
-    """Score one SR output (3, H, W) against ``hr`` (3, H, W), both in [0, 1]."""
+    """Score one SR output (3, H, W) against ``hr`` (3, H, W), both in [0, 1].
+
+    :func:`esrgan_lesson.metrics.score_image` (``sr`` rounded to 8 bits), plus
+    the gradient energy of the rounded output inside ``mask`` (default: :func:`flat_mask` of ``hr``).
+    """
     if tuple(sr.shape) != tuple(hr.shape):
         raise ESRGANError(f"SR output {tuple(sr.shape)} and HR {tuple(hr.shape)} differ in shape")
     mask = flat_mask(hr) if mask is None else mask
-    return SweepPoint(
-        name=name, mode=mode, alpha=float(alpha),
-        psnr_y=float(psnr(sr, hr, crop_border=scale)),
-        gradient_energy=gradient_energy(sr), hf_energy=high_frequency_energy(sr),
-        flat_energy=masked_gradient_energy(sr, mask),
-    )
+    return SweepPoint(mode=mode, alpha=float(alpha), scores=score_image(sr, hr, scale, name),
+                      flat_energy=masked_gradient_energy(scored_output(sr), mask))
 
 
 def sweep(psnr_model: nn.Module, gan_model: nn.Module,
@@ -176,11 +194,11 @@ def sweep(psnr_model: nn.Module, gan_model: nn.Module,
 
 
 def mean_curve(points: Sequence[SweepPoint], mode: str, key: str) -> dict[float, float]:
-    """``{alpha: mean of key over images}`` for one mode (``key`` a :class:`SweepPoint` field)."""
+    """``{alpha: mean of key over images}`` for one mode (``key``: see :meth:`SweepPoint.value`)."""
     sums: dict[float, list[float]] = {}
     for p in points:
         if p.mode == mode:
-            sums.setdefault(p.alpha, []).append(float(getattr(p, key)))
+            sums.setdefault(p.alpha, []).append(p.value(key))
     if not sums:
         raise ESRGANError(f"no sweep points for mode {mode!r}")
     return {a: sum(v) / len(v) for a, v in sorted(sums.items())}
