@@ -2,7 +2,9 @@
 
 Chapters that compare trained models load these files instead of training for
 minutes. Each one is built on the CPU, on one thread, from a committed config
-that stops on a step budget, so anyone can rebuild it bit for bit::
+that stops on a step budget, so anyone can rebuild it (bitwise equal on one
+machine; another CPU can differ in the last bits, so rebuilds elsewhere are
+compared by held-out score)::
 
     python -m esrgan_lesson.lesson build lesson-psnr    # stage 1 (L1)
     python -m esrgan_lesson.lesson build lesson-gan     # stage 2, from the file above

@@ -25,12 +25,23 @@ def _read(path: Path) -> tuple[dict, dict[str, str]]:
         return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
 
 
+def _one_per_recipe() -> list[str]:
+    """The first checkpoint of each training recipe: arms that differ only in seed and run folder share one."""
+    seen, names = set(), []
+    for name, ckpt in COURSE_CHECKPOINTS.items():
+        recipe = (ckpt.config,) + tuple(o for o in ckpt.overrides if not o.startswith(("engine.seed=", "paths.")))
+        if recipe not in seen:
+            seen.add(recipe)
+            names.append(name)
+    return names
+
+
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("demo"))
 
 
-@pytest.mark.parametrize("name", list(COURSE_CHECKPOINTS))
+@pytest.mark.parametrize("name", _one_per_recipe())
 def test_two_builds_of_the_first_steps_are_bitwise_equal(name, tmp_path, demo_root) -> None:
     overrides = ["train.iterations=2", f"data.demo_root={demo_root}", "logging.progress=false"]
     files = [build_checkpoint(name, out_dir=tmp_path / k, overrides=overrides, run_dir=tmp_path / f"run{k}")
