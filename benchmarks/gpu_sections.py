@@ -16,12 +16,13 @@ from typing import Any, Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from esrgan_lesson.gpu_specs import GPUSpec, spec_for_device
 from esrgan_lesson.training import Trainer
 from esrgan_lesson.training.config import load_config
 from esrgan_lesson.training.graphs import GraphedStep
 from esrgan_lesson.training.readout import StepReadout
-from esrgan_lesson.training.step import StepStatus, grads_finite_flag, train_step
-from train_step import peak_for, peak_memory_gib, reset_peak_memory, sync, utilisation
+from esrgan_lesson.training.step import StepStatus, generator_loss, grads_finite_flag, train_step
+from train_step import peak_memory_gib, reset_peak_memory, sync, utilisation
 
 Lines = list[str]
 Result = tuple[Lines, dict[str, Any]]
@@ -48,8 +49,9 @@ class Session:
     measured: dict[str, Any] = field(default_factory=dict)  # step times other sections reuse
 
     @property
-    def peak(self) -> dict[str, float] | None:
-        return peak_for(self.device)
+    def peak(self) -> GPUSpec | None:
+        """This GPU's datasheet row (:mod:`esrgan_lesson.gpu_specs`), ``None`` off CUDA or when not in the table."""
+        return spec_for_device(self.device)
 
     def size(self, name: str) -> tuple[list[str], int, int]:
         return SIZES["tiny" if self.tiny else name]
@@ -188,15 +190,13 @@ def timed_ms(s: Session, fn: Callable[[], object], reps: int = 10) -> float:
 
 def parts_ms(s: Session, tr: Trainer) -> dict[str, float]:
     """ms of each part of a PSNR step: forward + L1, + backward, finite flag, Adam, EMA (synchronised)."""
-    from esrgan_lesson.losses import pixel_loss
-
     lr, hr = batches(tr, 1)[0]
     lr, hr = lr.contiguous(memory_format=tr.memory_format), hr.contiguous(memory_format=tr.memory_format)
     params = list(tr.net_g.parameters())
 
     def fwd() -> torch.Tensor:
-        with tr._autocast():
-            return pixel_loss(tr.g_train(lr).float(), hr, "l1")
+        with tr._autocast():  # G's forward and its loss as generator_step runs them (PSNR stage: eta * L1)
+            return generator_loss(tr.g_train(lr), hr, tr.cfg.train, tr.gan_loss, tr.percep, tr.net_d)[0]
 
     fwd().backward()
     applied = torch.tensor(True, device=s.device)

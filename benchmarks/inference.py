@@ -37,12 +37,13 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from esrgan_lesson.device import select_device  # noqa: E402
+from esrgan_lesson.gpu_specs import spec_for_device  # noqa: E402  (the one table of datasheet peaks)
 from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, upscale  # noqa: E402
 from esrgan_lesson.models import RRDBNet  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
-from train_step import peak_for, utilisation  # noqa: E402  (one table of datasheet peaks)
+from train_step import utilisation  # noqa: E402
 
 FLOP_PROBE = 16  # LR side of the input the FLOP counter sees
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines), flush=True)
     notes: list[str] = []
-    peak = peak_for(device)
+    peak = spec_for_device(device)
     for size in sizes(device):
         model = RRDBNet(scale=4, **size.kwargs).to(device).eval()
         flop_px = flops_per_lr_pixel(model, device)

@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from esrgan_lesson.device import select_device  # noqa: E402
-from esrgan_lesson.losses import pixel_loss  # noqa: E402
-from esrgan_lesson.training.step import grads_finite_flag, train_step  # noqa: E402
+from esrgan_lesson.gpu_specs import spec_for_device  # noqa: E402
+from esrgan_lesson.training.step import generator_loss, grads_finite_flag, train_step  # noqa: E402
 from report import write_report  # noqa: E402
-from train_step import (Size, make_trainer, peak_for, peak_memory_gib, random_batch, reset_peak_memory,  # noqa: E402
+from train_step import (Size, make_trainer, peak_memory_gib, random_batch, reset_peak_memory,  # noqa: E402
                         step_flops, sync, time_steps, utilisation)
 
 
@@ -80,8 +80,8 @@ def breakdown(device: torch.device, amp: str, cl: bool, tmp: str, size: Size) ->
     params = list(tr.net_g.parameters())
 
     def fwd() -> torch.Tensor:
-        with tr._autocast():
-            return pixel_loss(tr.g_train(lr).float(), hr, tr.cfg.train.pixel_criterion)
+        with tr._autocast():  # G's forward and its loss as generator_step runs them (PSNR stage: eta * L1)
+            return generator_loss(tr.g_train(lr), hr, tr.cfg.train, tr.gan_loss, tr.percep, tr.net_d)[0]
 
     def fwd_bwd() -> None:
         fwd().backward()
@@ -128,7 +128,7 @@ def breakdown(device: torch.device, amp: str, cl: bool, tmp: str, size: Size) ->
 
 
 def batch_sweep(device: torch.device, tmp: str) -> list[str]:
-    peak = peak_for(device)
+    peak = spec_for_device(device)
     lines = ["### Batch size sweep, paper PSNR stage, HR 128", "",
              "| batch | switch | s/step | img/s | TFLOP/s | % of peak | peak mem GiB |", "|---|---|---|---|---|---|---|"]
     for batch in (16, 32, 64):

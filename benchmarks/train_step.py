@@ -6,7 +6,9 @@ sizes:
 
 - generator-stage (PSNR, L1) and GAN-stage (G step + D step) iterations/s
   and images/s;
-- achieved TFLOP/s, from a FLOP count of one step (``torch.utils.flop_counter``);
+- achieved TFLOP/s, from a FLOP count of one :func:`~esrgan_lesson.training.step.train_step`
+  on ``meta`` tensors (:mod:`esrgan_lesson.training.cost`), as a share of the datasheet
+  peak (:mod:`esrgan_lesson.gpu_specs`);
 - each engine switch (bf16 / fp16 AMP, channels_last, torch.compile) as a
   speed ratio against an fp32 eager baseline measured in the same process;
 - the projected wall time of the paper's schedule (1M PSNR + 400k GAN
@@ -36,48 +38,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from esrgan_lesson.training.config import load_config  # noqa: E402
 from esrgan_lesson.device import select_device  # noqa: E402
+from esrgan_lesson.gpu_specs import GPUSpec, spec_for_device  # noqa: E402
 from esrgan_lesson.paper import BATCH_SIZE, GAN_TOTAL_ITERS, HR_PATCH, PSNR_TOTAL_ITERS  # noqa: E402
 from esrgan_lesson.training import Trainer  # noqa: E402
+from esrgan_lesson.training.config import TrainConfig, load_config  # noqa: E402
+from esrgan_lesson.training.cost import training_step_cost  # noqa: E402
 from esrgan_lesson.training.step import train_step  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import write_report  # noqa: E402
-
-#: Dense (no structured sparsity) peak TFLOP/s by GPU, from NVIDIA's datasheets:
-#: H100 SXM5 / PCIe: "NVIDIA H100 Tensor Core GPU" datasheet (FP32 67/51,
-#: TF32 495/378, BF16 and FP16 989/756; the datasheet's larger figures are "with
-#: sparsity", i.e. twice these). A100 80GB: "NVIDIA A100 Tensor Core GPU"
-#: datasheet (FP32 19.5, TF32 156, BF16/FP16 312). L4: "NVIDIA L4 Tensor Core
-#: GPU" datasheet (FP32 30.3, TF32 60, BF16/FP16 121; sparse 120/242). T4:
-#: "NVIDIA T4 Tensor Core GPU" datasheet (FP32 8.1, FP16 mixed 65, no BF16).
-#: V100 SXM2: "NVIDIA Tesla V100" datasheet (FP32 15.7, FP16 tensor 125).
-#: H200 SXM: "NVIDIA H200 Tensor Core GPU" datasheet (FP32 67, TF32 989 and
-#: BF16/FP16 1,979 with sparsity, i.e. the H100 SXM's compute with more memory).
-PEAK_TFLOPS: dict[str, dict[str, float]] = {
-    "H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
-    "H100 SXM": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
-    "H100 PCIe": {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0, "fp16": 756.0},
-    "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4, "fp16": 989.4},
-    "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0, "fp16": 312.0},
-    "L4": {"fp32": 30.3, "tf32": 60.0, "bf16": 121.0, "fp16": 121.0},
-    "T4": {"fp32": 8.1, "fp16": 65.0},
-    "V100": {"fp32": 15.7, "fp16": 125.0},
-}
-
-
-def peak_for(device: torch.device) -> dict[str, float] | None:
-    """The peak table row for this GPU (longest matching name), or ``None``."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    hits = [k for k in PEAK_TFLOPS if k.replace(" ", "").lower() in name.replace(" ", "").lower()]
-    return PEAK_TFLOPS[max(hits, key=len)] if hits else None
 
 
 def sync(device: torch.device) -> None:
@@ -106,41 +79,35 @@ def sizes(device: torch.device) -> list[Size]:
     return [lesson, paper]
 
 
-def make_trainer(size: Size, stage: str, device: torch.device, amp: str, channels_last: bool, compile_: bool,
-                 out: str) -> Trainer:
+def bench_config(size: Size, stage: str, amp: str = "none", channels_last: bool = False, compile_: bool = False,
+                 out: str = "runs/benchmark", batch: int | None = None, hr_patch: int | None = None) -> TrainConfig:
+    """The paper config of ``stage`` at ``size`` (or ``batch``/``hr_patch``), demo data, no validation, no VGG."""
+    batch, hr_patch = batch or size.batch, hr_patch or size.hr_patch
     base = "paper-gan" if stage == "gan" else "paper-psnr"
     ov = size.overrides + [
         "data.demo=true", "data.demo_root=data/demo", "data.sampler=device", "data.val_hr=null",
-        f"train.batch_size={size.batch}", f"train.hr_patch={size.hr_patch}", f"network_d.input_size={size.hr_patch}",
+        f"train.batch_size={batch}", f"train.hr_patch={hr_patch}", f"network_d.input_size={hr_patch}",
         "train.perceptual.network=none", "train.perceptual.weight=0", f"engine.amp={amp}",
         f"engine.channels_last={str(channels_last).lower()}", f"engine.compile={str(compile_).lower()}",
         "engine.ema_decay=0.999", "logging.progress=false", f"paths.output_dir={out}", "paths.pretrained_g=null",
     ]
-    return Trainer(load_config(base, ov), device=device)
+    return load_config(base, ov)
+
+
+def make_trainer(size: Size, stage: str, device: torch.device, amp: str, channels_last: bool, compile_: bool,
+                 out: str) -> Trainer:
+    return Trainer(bench_config(size, stage, amp, channels_last, compile_, out), device=device)
 
 
 def step_flops(size: Size, stage: str, batch: int, hr_patch: int) -> float:
-    """FLOPs of one training step (forward + backward of G, and of D for GAN), counted on 'meta'."""
-    from esrgan_lesson.losses import GANLoss
-    from esrgan_lesson.training.builders import build_discriminator, build_generator
+    """FLOPs of one training step of :func:`bench_config` at ``batch``/``hr_patch``.
 
-    ov = size.overrides + [f"network_d.input_size={hr_patch}", f"train.hr_patch={hr_patch}"]
-    cfg = load_config("paper-gan", ov)
-    with torch.device("meta"):
-        g = build_generator(cfg.model)
-        lr = torch.empty(batch, 3, hr_patch // 4, hr_patch // 4)
-        hr = torch.empty(batch, 3, hr_patch, hr_patch)
-        d = build_discriminator(cfg) if stage == "gan" else None
-    with FlopCounterMode(display=False) as fc:
-        sr = g(lr)
-        loss = (sr - hr).abs().mean()
-        if d is not None:
-            gl = GANLoss("ragan")
-            loss = loss + gl.g_loss(d(hr).detach(), d(sr))
-        loss.backward()
-        if d is not None:
-            gl.d_loss(d(hr), d(sr.detach())).backward()
-    return float(fc.get_total_flops())
+    Counted by :func:`esrgan_lesson.training.cost.training_step_cost`, which runs
+    :func:`~esrgan_lesson.training.step.train_step` itself on ``meta`` tensors
+    (the G step with D frozen, then the D step); the amp and layout switches
+    do not change the count.
+    """
+    return training_step_cost(bench_config(size, stage, batch=batch, hr_patch=hr_patch)).flops
 
 
 def random_batch(size: Size, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,10 +163,17 @@ def peak_key(amp: str) -> str:
     return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
 
 
-def utilisation(tflops: float, amp: str, peak: dict[str, float] | None) -> str:
-    """Achieved TFLOP/s as a percentage of the datasheet peak for ``amp`` ("-" when unknown)."""
+def utilisation(tflops: float, amp: str, spec: GPUSpec | None) -> str:
+    """Achieved TFLOP/s as a percentage of the datasheet peak (:mod:`esrgan_lesson.gpu_specs`) for ``amp``.
+
+    A GPU without TF32 (T4, V100) runs fp32 convs at its fp32 rate. "-" off CUDA, for a GPU
+    not in the table, or for a precision it has no figure for.
+    """
+    if spec is None:
+        return "-"
     key = peak_key(amp)
-    return f"{100 * tflops / peak[key]:.1f}" if peak and key in peak else "-"
+    peak = spec.peak(key) or (spec.fp32 if key == "tf32" else None)
+    return f"{100 * tflops / peak:.1f}" if peak else "-"
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -230,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = device.type == "cpu"
     seconds = args.seconds if args.seconds is not None else (5.0 if cpu else 3.0)
     warmup, max_steps = (1, 20) if cpu else (5, 200)
-    peak = peak_for(device)
+    spec = spec_for_device(device)
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     lines = [f"# Training-step benchmark on {device.type} ({dev_name})", "",
              f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs; "
@@ -261,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     base = t if base is None else base
                     tflops = flops / t / 1e12
-                    util = utilisation(tflops, amp, peak)
+                    util = utilisation(tflops, amp, spec)
                     mem = peak_memory_gib(device)
                     del tr
                     row = (f"| {size.name} | {stage} | {label} | {size.batch} | {size.hr_patch} | {t:.3f} | "
@@ -294,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {stage} | {label} | {iters:,} | {full / 1e9:,.0f} | {sec:.3f} | {iters * sec / 86400:.2f} |")
     for key, total in totals.items():
         lines.append(f"| both | {key} | {PSNR_TOTAL_ITERS + GAN_TOTAL_ITERS:,} | | | **{total / 86400:.2f}** |")
-    if peak:
-        lines += ["", "Peak dense TFLOP/s of this GPU (NVIDIA datasheet): "
-                  + ", ".join(f"{k} {v}" for k, v in peak.items())]
+    if spec:
+        lines += ["", f"Peak dense TFLOP/s of this GPU ({spec.name}, {spec.source}): "
+                  + ", ".join(f"{k} {v}" for k, v in spec.peaks().items())]
     if cpu:
         lines += ["", "On CPU the paper-size rows use batch 1 and a 32x32 HR patch; the projection scales "
                   "by FLOPs, which assumes the same TFLOP/s at the full size. fp16 is CUDA-only here, bf16 is "

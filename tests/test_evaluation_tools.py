@@ -1,4 +1,7 @@
-"""Helpers of chapters 7 (full recipe) and 8 (evaluation): esrgan_lesson.course.recipe, .step_cost, .gpus, .perception."""
+"""Helpers of chapters 7 (full recipe) and 8 (evaluation): esrgan_lesson.course.recipe, .gpus, .perception.
+
+The step cost of chapter 7 is core code: tests/test_step_cost.py.
+"""
 from __future__ import annotations
 
 import math
@@ -13,13 +16,10 @@ import torch.nn.functional as F
 from esrgan_lesson.course import gpus
 from esrgan_lesson.course import perception
 from esrgan_lesson.course import recipe
-from esrgan_lesson.course import step_cost
 from esrgan_lesson.training.config import load_config
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.metrics import ImageScores
 from esrgan_lesson.models import RRDBNet
-
-TINY = ["model.num_feat=8", "model.num_block=1", "model.num_grow_ch=4", "network_d.num_feat=8"]
 
 
 def _photo(side: int = 64) -> torch.Tensor:
@@ -43,28 +43,13 @@ def test_config_table_shows_each_configs_values() -> None:
         recipe.config_rows({})
 
 
-def test_step_cost_scales_with_batch_and_counts_parameters() -> None:
-    one = step_cost.training_step_cost(load_config("lesson-psnr", TINY), batch=1, hr_patch=32)
-    two = step_cost.training_step_cost(load_config("lesson-psnr", TINY), batch=2, hr_patch=32)
-    assert one.flops > 0 and two.flops == pytest.approx(2 * one.flops, rel=1e-9)
-    assert two.activation_bytes == pytest.approx(2 * one.activation_bytes, rel=0.01)
-    assert one.state_bytes == two.state_bytes == one.params_g * 4 * 4 and one.params_d == 0
-    # the activations hold at least the HR-sized output
-    assert one.activation_bytes >= 3 * 32 * 32 * 4
-    gan = step_cost.training_step_cost(load_config("lesson-gan", TINY + ["network_d.input_size=32", "train.hr_patch=32"]), batch=1, hr_patch=32)
-    assert gan.params_d > 0 and gan.flops > one.flops
-    assert one.params_g == sum(p.numel() for p in RRDBNet(num_feat=8, num_block=1, num_grow_ch=4).parameters())
-    with pytest.raises(ESRGANError):
-        step_cost.training_step_cost(load_config("lesson-psnr", TINY), hr_patch=30)
-
-
 def test_project_schedule_is_flops_over_sustained_rate() -> None:
     assert gpus.project_schedule(1e12, 1000, tflops=1.0, utilisation=0.5) == pytest.approx(2000.0)
     for bad in (0.0, 1.5):
         with pytest.raises(ESRGANError):
             gpus.project_schedule(1e12, 10, 1.0, bad)
-    h100 = next(g for g in gpus.GPU_SPECS if g.name == "H100 SXM")
-    assert gpus.project_schedule(1e12, 3600, tflops=h100.fp32_tflops, utilisation=1.0) == pytest.approx(3600 / 67.0)
+    h100 = next(g for g in gpus.PROJECTED_GPUS if g.name == "H100 SXM")
+    assert gpus.project_schedule(1e12, 3600, tflops=h100.fp32, utilisation=1.0) == pytest.approx(3600 / 67.0)
 
 
 def test_find_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

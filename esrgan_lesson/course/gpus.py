@@ -1,8 +1,10 @@
-"""Chapter 7: GPU figures in one place -- datasheet peaks and the step times measured on one H100.
+"""Chapter 7: GPU figures -- the GPUs a schedule is projected on, and the step times measured on one H100.
 
-- :data:`GPU_SPECS` and :func:`project_schedule`: projected wall time of a
+- :data:`PROJECTED_GPUS` and :func:`project_schedule`: projected wall time of a
   schedule on common GPUs from a step's FLOPs and each GPU's published peak
-  throughput at an assumed utilisation (*projections*, not measurements);
+  throughput at an assumed utilisation (*projections*, not measurements). The
+  datasheet figures are the package's one table, :mod:`esrgan_lesson.gpu_specs`;
+  this module only picks the chapter's rows;
 - :data:`H100_MEASURED`: step times really measured on one H100
   (``benchmarks/results/train_step-cuda.md``).
 """
@@ -12,33 +14,15 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from esrgan_lesson.errors import ESRGANError
+from esrgan_lesson.gpu_specs import GPUSpec, gpu_spec
 
 
 # --------------------------------------------------------------------------- #
 # Chapter 7: projecting a schedule onto GPUs
 # --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class GPUSpec:
-    """Published figures of one GPU: dense peak TFLOP/s and memory (GiB)."""
-
-    name: str
-    fp32_tflops: float
-    bf16_tflops: float | None  # tensor-core bf16 dense; None if unsupported
-    memory_gib: float
-
-
-#: Dense (no sparsity) peak throughput and memory, from NVIDIA's datasheets
-#: ("NVIDIA A100 Tensor Core GPU", "NVIDIA H100 Tensor Core GPU" (SXM5),
-#: "NVIDIA L4 Tensor Core GPU", "NVIDIA T4 Tensor Core GPU", "NVIDIA Tesla
-#: V100" (SXM2)); the same figures as ``benchmarks/train_step.py``. T4 and
-#: V100 have no bf16.
-GPU_SPECS: tuple[GPUSpec, ...] = (
-    GPUSpec("T4", 8.1, None, 16),
-    GPUSpec("V100 SXM2", 15.7, None, 16),
-    GPUSpec("L4", 30.3, 121.0, 24),
-    GPUSpec("A100 80GB", 19.5, 312.0, 80),
-    GPUSpec("H100 SXM", 67.0, 989.4, 80),
-)
+#: The GPUs chapter 7 projects the paper's schedule on, oldest first (rows of
+#: :data:`esrgan_lesson.gpu_specs.GPU_SPECS`: dense peaks, memory in GB, datasheet).
+PROJECTED_GPUS: tuple[GPUSpec, ...] = tuple(gpu_spec(name) for name in ("T4", "V100 SXM2", "L4", "A100 80GB", "H100 SXM"))
 
 
 def project_schedule(step_flops: float, iterations: int, tflops: float, utilisation: float) -> float:
