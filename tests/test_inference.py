@@ -13,7 +13,7 @@ from torch import nn
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import LoadedImage, read_image, write_image
 from esrgan_lesson.inference import DEFAULT_TILE_OVERLAP, tile_grid, upscale
-from esrgan_lesson.inference.tiled import _forward_guarded
+from esrgan_lesson.inference.tiles import forward_guarded
 from esrgan_lesson.models import RRDBNet, receptive_field
 
 
@@ -174,8 +174,8 @@ def test_half_precision_is_cuda_only_and_non_finite_tiles_fall_back() -> None:
             return t * 0.5
 
     with pytest.warns(RuntimeWarning, match="recomputed it in float32"):
-        out = _forward_guarded(OverflowsInLowPrecision(), x, torch.bfloat16)
+        out = forward_guarded(OverflowsInLowPrecision(), x, torch.bfloat16)
     assert out.dtype == torch.float32 and torch.equal(out, x * 0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert torch.equal(_forward_guarded(OverflowsInLowPrecision(), x, None), x * 0.5)
+        assert torch.equal(forward_guarded(OverflowsInLowPrecision(), x, None), x * 0.5)

@@ -55,123 +55,34 @@ is carried through so a 16-bit PNG is written back at 16 bits.
 """
 from __future__ import annotations
 
-import math
-import warnings
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar, Union
+from typing import TypeVar, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from esrgan_lesson.device import select_device
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.imageio import LoadedImage
 from esrgan_lesson.inference.layout import cpu_channels_last as _cpu_channels_last
-
-#: Default LR-pixel context added around every tile (see the module docstring).
-DEFAULT_TILE_OVERLAP = 16
+from esrgan_lesson.inference.tiles import (
+    DEFAULT_TILE_OVERLAP,
+    Progress,
+    check_size,
+    forward_guarded,
+    model_scale,
+    prepare_run,
+    progress_start,
+    progress_step,
+    round_up,
+    tile_core,
+    tile_grid,
+)
 
 ImageLike = Union[np.ndarray, torch.Tensor, LoadedImage]
 #: :func:`upscale` returns the kind of image it is given.
 ImageT = TypeVar("ImageT", np.ndarray, torch.Tensor, LoadedImage)
-Progress = Union[Callable[[int, int], Any], Any, None]
-
-
-def model_scale(model: nn.Module) -> int:
-    """The model's upscaling factor (its ``scale`` attribute)."""
-    scale = getattr(model, "scale", None)
-    if not isinstance(scale, int) or scale < 1:
-        raise ESRGANError(f"{type(model).__name__} has no integer 'scale' attribute")
-    return scale
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-def tile_grid(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Split ``range(size)`` into cores of ``tile`` and their context windows.
-
-    Returns ``(core_start, core_end, win_start, win_end)`` per tile, where the
-    window is the core widened by ``overlap`` on both sides and clipped to
-    ``[0, size)``. Cores cover ``range(size)`` exactly once.
-    """
-    if tile < 1 or overlap < 0:
-        raise ValueError(f"tile must be >= 1 and overlap >= 0, got {tile}, {overlap}")
-    out = []
-    for start in range(0, size, tile):
-        end = min(start + tile, size)
-        out.append((start, end, max(0, start - overlap), min(size, end + overlap)))
-    return out
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return int(math.ceil(value / multiple) * multiple)
-
-
-def _progress_start(progress: Progress, total: int) -> None:
-    if progress is not None and hasattr(progress, "reset"):
-        progress.reset(total=total)
-
-
-def _progress_step(progress: Progress, done: int, total: int) -> None:
-    if progress is None:
-        return
-    if hasattr(progress, "update"):
-        progress.update(1)
-    elif callable(progress):
-        progress(done, total)
-
-
-def _forward_guarded(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -> torch.Tensor:
-    """Run ``model(x)``, under autocast to ``amp_dtype`` if given; fp32 retry if not finite.
-
-    Returns float32 output (not clamped).
-    """
-    if amp_dtype is None:
-        return model(x).float()
-    with torch.autocast(device_type=x.device.type, dtype=amp_dtype):
-        y = model(x)
-    if not torch.isfinite(y).all():
-        warnings.warn(
-            f"{amp_dtype} inference gave inf/NaN for a tile of shape {tuple(x.shape)}; recomputed it in float32",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        y = model(x)
-    return y.float()
-
-
-def _resolve_amp(dtype: torch.dtype | None, device: torch.device) -> torch.dtype | None:
-    if dtype is None or dtype == torch.float32:
-        return None
-    if dtype not in (torch.float16, torch.bfloat16):
-        raise ESRGANError(f"dtype must be float32, float16 or bfloat16, got {dtype}")
-    if device.type != "cuda":
-        warnings.warn(f"{dtype} autocast is only used on CUDA; running float32 on {device}", RuntimeWarning, stacklevel=3)
-        return None
-    return dtype
-
-
-def _check_size(h: int, w: int, scale: int, multiple: int, tile: int | None, tile_overlap: int) -> None:
-    if h < multiple or w < multiple or h < 1 or w < 1:
-        raise ESRGANError(f"image is {h}x{w} pixels; this x{scale} model needs at least {multiple}x{multiple}")
-    if tile is not None and tile < 0 or tile_overlap < 0:
-        raise ESRGANError(f"tile and tile_overlap must be >= 0, got {tile} and {tile_overlap}")
-
-
-def _tile_core(model: nn.Module, patch: torch.Tensor, rows: tuple[int, int, int], cols: tuple[int, int, int],
-               scale: int, amp_dtype: torch.dtype | None) -> torch.Tensor:
-    """The output of one tile's core: ``patch`` is the LR window starting at (rows[2], cols[2]);
-    rows/cols are (core_start, core_end, window_start) in LR pixels."""
-    (r0, r1, wr0), (c0, c1, wc0) = rows, cols
-    out = _forward_guarded(model, patch, amp_dtype)
-    return out[:, :, (r0 - wr0) * scale : (r1 - wr0) * scale, (c0 - wc0) * scale : (c1 - wc0) * scale]
 
 
 def upscale_tensor(
@@ -200,16 +111,12 @@ def upscale_tensor(
     if n_in is not None and x.shape[1] != n_in:
         raise ESRGANError(f"the model takes {n_in} channels, the image has {x.shape[1]}")
     n, _, h, w = x.shape
-    _check_size(h, w, scale, multiple, tile, tile_overlap)
-
-    run_device = select_device(device) if device is not None else _model_device(model)
-    if _model_device(model) != run_device:
-        model.to(run_device)
-    amp_dtype = _resolve_amp(dtype, run_device)
+    check_size(h, w, scale, multiple, tile, tile_overlap)
+    run_device, amp_dtype = prepare_run(model, device, dtype)
     out_device = x.device
 
     # Pad bottom/right by reflection to the model's input multiple.
-    ph, pw = _round_up(h, multiple) - h, _round_up(w, multiple) - w
+    ph, pw = round_up(h, multiple) - h, round_up(w, multiple) - w
     xp = x.detach().float()
     if ph or pw:
         xp = F.pad(xp, (0, pw, 0, ph), mode="reflect")
@@ -220,27 +127,27 @@ def upscale_tensor(
     try:
         with _cpu_channels_last(model, run_device) as layout, torch.inference_mode():  # weights stay ordinary
             if not tile or (tile >= hp and tile >= wp):
-                _progress_start(progress, 1)
+                progress_start(progress, 1)
                 xin = xp.to(run_device).contiguous(memory_format=layout)
-                y = _forward_guarded(model, xin, amp_dtype).to(out_device)
-                _progress_step(progress, 1, 1)
+                y = forward_guarded(model, xin, amp_dtype).to(out_device)
+                progress_step(progress, 1, 1)
             else:
-                t = _round_up(tile, multiple)
-                o = _round_up(tile_overlap, multiple)
+                t = round_up(tile, multiple)
+                o = round_up(tile_overlap, multiple)
                 rows, cols = tile_grid(hp, t, o), tile_grid(wp, t, o)
                 total = len(rows) * len(cols)
-                _progress_start(progress, total)
+                progress_start(progress, total)
                 y = None
                 done = 0
                 for r0, r1, wr0, wr1 in rows:
                     for c0, c1, wc0, wc1 in cols:
                         patch = xp[:, :, wr0:wr1, wc0:wc1].to(run_device).contiguous(memory_format=layout)
-                        out = _tile_core(model, patch, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
+                        out = tile_core(model, patch, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
                         if y is None:
                             y = torch.empty(n, out.shape[1], hp * scale, wp * scale, device=out_device)
                         y[:, :, r0 * scale : r1 * scale, c0 * scale : c1 * scale] = out.to(out_device)
                         done += 1
-                        _progress_step(progress, done, total)
+                        progress_step(progress, done, total)
     finally:
         model.train(was_training)
     assert y is not None
@@ -305,10 +212,13 @@ def upscale(
     Returns:
         The upscaled image, clamped to [0, 1].
     """
-    kwargs = dict(tile=tile, tile_overlap=tile_overlap, device=device, dtype=dtype, progress=progress)
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return upscale_tensor(model, x, tile=tile, tile_overlap=tile_overlap, device=device, dtype=dtype,
+                              progress=progress)
+
     if isinstance(image, LoadedImage):
         rgb = _check_hwc(image.rgb)
-        y = upscale_tensor(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], **kwargs)
+        y = run(torch.from_numpy(rgb).permute(2, 0, 1)[None])
         out = y[0].permute(1, 2, 0).cpu().numpy()
         if image.grey:
             out = np.repeat(out.mean(axis=2, keepdims=True), 3, axis=2)
@@ -316,85 +226,14 @@ def upscale(
         return replace(image, rgb=np.ascontiguousarray(out), alpha=alpha)
     if isinstance(image, np.ndarray):
         rgb = _check_hwc(image)
-        y = upscale_tensor(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], **kwargs)
+        y = run(torch.from_numpy(rgb).permute(2, 0, 1)[None])
         return np.ascontiguousarray(y[0].permute(1, 2, 0).cpu().numpy())
     if isinstance(image, torch.Tensor):
         if image.ndim == 3:
-            return upscale_tensor(model, image[None], **kwargs)[0]
-        return upscale_tensor(model, image, **kwargs)
+            return run(image[None])[0]
+        return run(image)
     raise ESRGANError(f"cannot upscale a {type(image).__name__}; pass a numpy array, a tensor or a LoadedImage")
 
 
-def _reflect(index: np.ndarray, size: int) -> np.ndarray:
-    """Indices past the end mirrored back, as ``F.pad(mode="reflect")`` pads the bottom/right."""
-    return np.where(index < size, index, 2 * (size - 1) - index)
-
-
-def iter_upscaled_bands(
-    model: nn.Module,
-    fetch: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    size: tuple[int, int],
-    tile: int,
-    tile_overlap: int = DEFAULT_TILE_OVERLAP,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype | None = None,
-    progress: Progress = None,
-) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Upscale an image too large to hold, yielding one band of tile rows at a time.
-
-    The streaming partner of :func:`upscale` with ``tile=tile``: the same
-    tile grid, padding and per-tile computation, so the bands put together
-    equal its output, while only one band of output exists at once.
-
-    Args:
-        fetch: ``fetch(rows, cols)`` returns the LR pixels at the integer
-            index arrays ``rows`` and ``cols`` as float32 (len(rows),
-            len(cols), 3) in [0, 1].
-        size: the LR (height, width).
-        tile, tile_overlap, device, dtype, progress: as for :func:`upscale`.
-
-    Yields:
-        ``(r0, r1, band)``: LR rows r0 to r1 and their output, float32
-        ((r1-r0)*scale, width*scale, 3) in [0, 1], top to bottom.
-    """
-    scale = model_scale(model)
-    multiple = int(getattr(model, "input_multiple", 1))
-    h, w = size
-    _check_size(h, w, scale, multiple, tile, tile_overlap)
-    if not tile or tile < 1:
-        raise ESRGANError("streaming needs a tile size >= 1")
-    run_device = select_device(device) if device is not None else _model_device(model)
-    if _model_device(model) != run_device:
-        model.to(run_device)
-    amp_dtype = _resolve_amp(dtype, run_device)
-    hp, wp = _round_up(h, multiple), _round_up(w, multiple)
-    t, o = _round_up(tile, multiple), _round_up(tile_overlap, multiple)
-    rows, cols = tile_grid(hp, t, o), tile_grid(wp, t, o)
-    total, done = len(rows) * len(cols), 0
-    _progress_start(progress, total)
-    was_training = model.training
-    model.eval()
-    try:
-        with _cpu_channels_last(model, run_device) as layout:  # the layout upscale_tensor uses: same pixels
-            for r0, r1, wr0, wr1 in rows:
-                if r0 >= h:  # only padding rows left
-                    break
-                band = None
-                for c0, c1, wc0, wc1 in cols:
-                    patch = fetch(_reflect(np.arange(wr0, wr1), h), _reflect(np.arange(wc0, wc1), w))
-                    x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32)).permute(2, 0, 1)[None]
-                    with torch.no_grad():
-                        x = x.to(run_device).contiguous(memory_format=layout)
-                        out = _tile_core(model, x, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
-                    core = out[0].permute(1, 2, 0).cpu().numpy()
-                    if band is None:
-                        band = np.empty(((r1 - r0) * scale, wp * scale, core.shape[2]), dtype=np.float32)
-                    band[:, c0 * scale : c1 * scale] = core
-                    done += 1
-                    _progress_step(progress, done, total)
-                assert band is not None
-                r1 = min(r1, h)
-                band = band[: (r1 - r0) * scale, : w * scale]
-                yield r0, r1, np.clip(band, 0.0, 1.0, out=band)
-    finally:
-        model.train(was_training)
+__all__ = ["DEFAULT_TILE_OVERLAP", "ImageLike", "Progress", "is_binary_alpha", "model_scale", "tile_grid", "upscale",
+           "upscale_alpha", "upscale_tensor"]
