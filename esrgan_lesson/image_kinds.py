@@ -288,9 +288,11 @@ def decode(path: str | Path, header: ImageHeader | None = None) -> Decoded:
 
         arr = tifffile.imread(path, key=0)
     else:
-        arr = _decode_opencv(path)
-        if arr is None:
+        decoded = _decode_opencv(path)
+        if decoded is None:
             arr, note = _decode_pillow(path, header)
+        else:
+            arr = decoded
     if arr.dtype in (np.float16, np.float64):
         arr = arr.astype(np.float32)
     if arr.dtype not in (np.uint8, np.uint16, np.float32):

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 #: PNG colour types by channel count (PNG spec, table 11.1).
 PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
@@ -119,7 +120,7 @@ def write_png(f: BinaryIO, pixels: np.ndarray, text: dict[str, str] | None = Non
 
 
 def write_tiff_strips(path: str | Path, bands: Iterable[np.ndarray], height: int, width: int, channels: int,
-                      dtype: np.dtype, description: str | None = None) -> None:
+                      dtype: npt.DTypeLike, description: str | None = None) -> None:
     """Write a TIFF from (n, width, channels) row bands (uint8, uint16 or float32).
 
     Rows are regrouped into strips of :data:`TIFF_ROWS_PER_STRIP` rows, each
@@ -131,7 +132,7 @@ def write_tiff_strips(path: str | Path, bands: Iterable[np.ndarray], height: int
 
     dtype = np.dtype(dtype).newbyteorder("<")
 
-    def strips() -> Iterable[bytes]:
+    def strips() -> Iterator[bytes]:
         pending: list[np.ndarray] = []
         count = 0
         for band in bands:

@@ -24,6 +24,7 @@ import shutil
 import stat
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ def fetch(name: str, root: str | Path = "data", extract_archives: bool = True, p
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(SOURCES)}")
     sources = SOURCES[key]
     if url is not None:
-        sources = (Source(url, Path(urllib.request.urlparse(url).path).name or f"{key}.bin", sha256),)
+        sources = (Source(url, Path(urllib.parse.urlparse(url).path).name or f"{key}.bin", sha256),)
     if not sources:
         raise DataError(MANUAL.get(key, f"{name} cannot be downloaded automatically"))
     root = Path(root)

@@ -139,7 +139,11 @@ def _scales(in_hw: tuple[int, int], scale: float | tuple[float, float] | None,
         if oh < 1 or ow < 1:
             raise ESRGANError(f"imresize: output size must be positive, got {size}")
         return (oh / in_hw[0], ow / in_hw[1]), (oh, ow)
-    sh, sw = (scale, scale) if np.isscalar(scale) else (float(scale[0]), float(scale[1]))  # type: ignore[index]
+    assert scale is not None  # exactly one of scale/size was given
+    if isinstance(scale, (int, float, np.number)):  # what np.isscalar accepted here, but typed
+        sh = sw = float(scale)
+    else:
+        sh, sw = float(scale[0]), float(scale[1])
     if not (sh > 0 and sw > 0):
         raise ESRGANError(f"imresize: scale must be positive, got {scale}")
     oh, _ = output_size((in_hw[0], 1), sh)

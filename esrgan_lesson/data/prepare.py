@@ -36,7 +36,7 @@ def crop_starts(length: int, crop: int, step: int) -> list[int]:
 
 
 def _tile_names(path: Path, h: int, w: int, crop: int, step: int) -> list[tuple[str, int, int]]:
-    names = []
+    names: list[tuple[str, int, int]] = []
     for y in crop_starts(h, crop, step):
         for x in crop_starts(w, crop, step):
             names.append((f"{path.stem}_s{len(names) + 1:03d}.png", y, x))

@@ -24,6 +24,11 @@ class VGGStyleDiscriminator(nn.Module):
     Output: (N, 1) raw logits C(x) (no sigmoid; the losses apply it).
     """
 
+    # The first stage's layers, which forward() calls by name (the others by index, via getattr).
+    conv0_0: nn.Conv2d
+    conv0_1: nn.Conv2d
+    bn0_1: nn.BatchNorm2d
+
     def __init__(self, num_in_ch: int = 3, num_feat: int = 64, input_size: int = 128) -> None:
         super().__init__()
         if input_size not in SUPPORTED_INPUT_SIZES:

@@ -83,6 +83,9 @@ class TextureVGG(nn.Module):
     maps at block ``b`` have ``WIDTHS[b-1]`` channels and side ``H / 2**(b-1)``.
     """
 
+    mean: torch.Tensor  # ImageNet normalisation buffers, (1, 3, 1, 1)
+    std: torch.Tensor
+
     def __init__(self, num_classes: int | None = None) -> None:
         super().__init__()
         num_classes = len(class_names()) if num_classes is None else num_classes

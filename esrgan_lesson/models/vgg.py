@@ -132,6 +132,9 @@ class VGGFeatureExtractor(nn.Module):
     The network is frozen (``requires_grad=False``) and kept in eval mode.
     """
 
+    mean: torch.Tensor  # ImageNet normalisation buffers, (1, 3, 1, 1)
+    std: torch.Tensor
+
     def __init__(
         self,
         layer_names: tuple[str, ...] | list[str] = ("conv5_4",),
@@ -208,6 +211,9 @@ class MINCNet(nn.Module):
     Input (N, 3, H, W) in [0, 1] (ImageNet-normalised inside when
     ``use_input_norm``); output (N, 512, ceil(H/16), ceil(W/16)).
     """
+
+    mean: torch.Tensor  # ImageNet normalisation buffers, (1, 3, 1, 1)
+    std: torch.Tensor
 
     def __init__(self, use_input_norm: bool = True) -> None:
         super().__init__()

@@ -235,7 +235,7 @@ def build_optimizer(params: Any, lr: float, t: StageConfig, capturable: bool = F
     params = list(params)
     fused = bool(params) and all(p.is_cuda and p.dtype.is_floating_point for p in params)
     extra = {"capturable": True} if capturable else {}
-    return torch.optim.Adam(params, lr=lr, betas=tuple(t.betas), fused=True if fused else None, **extra)
+    return torch.optim.Adam(params, lr=lr, betas=(t.betas[0], t.betas[1]), fused=True if fused else None, **extra)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, t: StageConfig) -> torch.optim.lr_scheduler.LRScheduler:

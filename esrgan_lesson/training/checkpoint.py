@@ -37,7 +37,8 @@ BEST_NAME = "best.pt"
 
 def capture_rng(sampler_state: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every random state a training step depends on, as tensors/primitives."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    assert isinstance(np_state, tuple)  # numpy's global RandomState is MT19937: the legacy 5-tuple
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),

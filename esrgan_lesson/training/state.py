@@ -9,12 +9,16 @@ generator, or the DataLoader sampler's epoch and batches consumed in it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointError
 from .checkpoint import (BEST_NAME, capture_rng, load_checkpoint, load_latest_checkpoint, prune_checkpoints,
                          restore_rng, save_checkpoint, step_checkpoint_path)
 from .distributed import barrier
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .distributed import DistInfo
 
 #: ``(attribute of the trainer, key in the checkpoint)`` of every state-dict part.
 STATE_PARTS = (("net_g", "net_g"), ("net_d", "net_d"), ("ema", "net_g_ema"), ("opt_g", "opt_g"),
@@ -23,7 +27,23 @@ STATE_PARTS = (("net_g", "net_g"), ("net_d", "net_d"), ("ema", "net_g_ema"), ("o
 
 
 class CheckpointMixin:
-    """``state_dict`` / ``save`` / ``_resume`` for :class:`~esrgan_lesson.training.Trainer`."""
+    """``state_dict`` / ``save`` / ``_resume`` for :class:`~esrgan_lesson.training.Trainer`.
+
+    The annotations below are the trainer attributes this side reads and writes,
+    besides the parts named in :data:`STATE_PARTS`.
+    """
+
+    cfg: TrainConfig
+    info: DistInfo
+    sampler: Any  # the data sampler: state_dict() / load_state_dict()
+    ckpt_dir: Path
+    step: int
+    elapsed: float
+    best_psnr: float | None
+    bad_streak: int
+    skipped: int
+    scaler_skips: int
+    resumed_from: Path | None
 
     def _gather_sampler_states(self) -> list[Any]:
         state = self.sampler.state_dict()

@@ -126,6 +126,7 @@ def read_generator(
     inferred one (and over ``scale``) when present.
     """
     meta: dict[str, str] = {}
+    obj: Mapping[str, Any]
     if isinstance(source, (str, Path)):
         source = resolve_source(source)
         if is_ncnn(source):

@@ -19,23 +19,34 @@ from .io import generator_arch
 from .ncnn import PARAM_MAGIC, TAG_FP16, TAG_FP32, Sig, expected_graph, package_conv_names
 
 
+def _number(p: dict[str, object], key: str) -> float:
+    """A numeric parameter of a layer signature (an int or a float)."""
+    value = p[key]
+    if not isinstance(value, (int, float)):
+        raise ESRGANError(f"ncnn export: layer parameter {key}={value!r} is not a number")
+    return value
+
+
 def _param_items(sig: Sig) -> str:
     kind, _, params = sig
     p = dict(params)
     if kind == "Convolution":
-        cin, cout = int(p["in"]), int(p["out"])
+        cin, cout = int(_number(p, "in")), int(_number(p, "out"))
         text = f"0={cout} 1=3 4=1 5=1 6={cout * cin * 9}"
         if p["slope"] is not None:
-            text += f" 9=2 -23310=1,{float(p['slope']):e}"
+            text += f" 9=2 -23310=1,{_number(p, 'slope'):e}"
         return text
     if kind == "Eltwise":
-        a, b = p["coeffs"]
+        coeffs = p["coeffs"]
+        if not isinstance(coeffs, tuple) or len(coeffs) != 2:
+            raise ESRGANError(f"ncnn export: Eltwise coeffs {coeffs!r} are not a pair")
+        a, b = (float(c) for c in coeffs)
         return f"0=1 -23301=2,{a:e},{b:e}"
     if kind == "Interp":
-        s = float(p["scale"])
-        return f"0={int(p['type'])} 1={s:e} 2={s:e}"
+        s = _number(p, "scale")
+        return f"0={int(_number(p, 'type'))} 1={s:e} 2={s:e}"
     if kind == "BinaryOp":
-        return f"0={int(p['op'])}"
+        return f"0={int(_number(p, 'op'))}"
     return ""
 
 
@@ -56,7 +67,8 @@ def graph_param_text(graph: list[Sig]) -> str:
         lines.append(f"{kind} l{i} {len(ins)} 1 {' '.join(ins + [name])}{' ' + items if items else ''}")
         users = [(c, k) for c in consumers[i] for k, s in enumerate(graph[c][1]) if s == i]
         if len(users) == 1:
-            feed[(i, *users[0])] = name
+            c, k = users[0]
+            feed[(i, c, k)] = name
         elif users:
             outs = [f"{name}_s{j}" for j in range(len(users))]
             lines.append(f"Split split{i} 1 {len(outs)} {name} {' '.join(outs)}")
