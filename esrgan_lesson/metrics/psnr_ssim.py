@@ -98,8 +98,8 @@ def rgb2ycbcr(img: np.ndarray | torch.Tensor, y_only: bool = True) -> np.ndarray
         mat, off = mat[:1], off[:1]
     out = torch.einsum("kc,nchw->nkhw", mat, t) + off.view(1, -1, 1, 1)
     if isinstance(img, np.ndarray):
-        out = out[0].permute(1, 2, 0).numpy()
-        return np.ascontiguousarray(out[..., 0] if y_only else out)
+        arr = out[0].permute(1, 2, 0).numpy()
+        return np.ascontiguousarray(arr[..., 0] if y_only else arr)
     return out if batched else out[0]
 
 

@@ -25,7 +25,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -113,7 +113,7 @@ class Trainer(CheckpointMixin):
         random.seed(e.seed)
         np.random.seed(e.seed)
         torch.manual_seed(e.seed)  # same initial weights on every rank
-        self.net_g = builders.build_generator(cfg.model).to(self.device, memory_format=self.memory_format)
+        self.net_g = builders.build_generator(cfg.model).to(self.device).to(memory_format=self.memory_format)
         if cfg.paths.pretrained_g:  # either stage: fine-tuning a pretrained model starts here
             self._load_pretrained(cfg.paths.pretrained_g)
         self.ema = ModelEMA(self.net_g, e.ema_decay) if e.ema_decay > 0 else None
@@ -124,13 +124,13 @@ class Trainer(CheckpointMixin):
         self.net_d = self.opt_d = self.sched_d = self.scaler_d = self.percep = None
         self.gan_loss = GANLoss(t.gan_type, t.gan_weight)
         if self.gan:
-            self.net_d = builders.build_discriminator(cfg).to(self.device, memory_format=self.memory_format)
+            self.net_d = builders.build_discriminator(cfg).to(self.device).to(memory_format=self.memory_format)
             self.opt_d = builders.build_optimizer(self.net_d.parameters(), t.lr_d, t, capturable)
             self.sched_d = builders.build_scheduler(self.opt_d, t)
             self.scaler_d = self._scaler()
             self.percep = builders.build_perceptual(t.perceptual)
             if self.percep is not None:
-                self.percep = self.percep.to(self.device, memory_format=self.memory_format)
+                self.percep = self.percep.to(self.device).to(memory_format=self.memory_format)
         self.sampler = builders.build_sampler(cfg, self.device, e.seed + self.info.rank)
         self.val_pairs = builders.build_val_pairs(cfg) if self.info.is_main else []
         self.g_train = self._wrap(self.net_g)
@@ -197,7 +197,7 @@ class Trainer(CheckpointMixin):
             ids = [self.device.index] if self.device.type == "cuda" else None
             wrapped = DDP(net, device_ids=ids, broadcast_buffers=broadcast_buffers)
         if self.cfg.engine.compile:
-            wrapped = torch.compile(wrapped)
+            wrapped = cast(nn.Module, torch.compile(wrapped))
         elif self.cfg.engine.compile_blocks and net is self.net_g:
             from .graphs import compile_repeated_blocks
 
@@ -229,8 +229,7 @@ class Trainer(CheckpointMixin):
         """PSNR/SSIM (Y, crop = scale) of ``logging.val_model`` (EMA, or G) on the val pairs; rank 0 only."""
         if not self.val_pairs or not self.info.is_main:
             return None
-        use_ema = self.ema is not None and self.cfg.logging.val_model == "ema"
-        model = self.ema.module if use_ema else self.net_g
+        model = self.ema.module if self.ema is not None and self.cfg.logging.val_model == "ema" else self.net_g
         k = self.cfg.logging.sample_images
         save = self.out / "samples" / f"step_{self.step:08d}" if k > 0 else None
         report = evaluate_generator(model, self.val_pairs[:k] if k > 0 else [], self.cfg.model.scale,
@@ -291,6 +290,7 @@ class Trainer(CheckpointMixin):
                     row.update(lr_g=self.opt_g.param_groups[0]["lr"], it_s=(self.step - last_step) / (now - last_t),
                                elapsed=self.elapsed, skipped=self.skipped, scaler_skips=self.scaler_skips)
                     self.history.append({"step": self.step, **row})
+                    assert logger is not None  # log_due implies the main rank, which has one
                     logger.log("train", self.step, row)
                     if bar is not None:
                         bar.set_postfix(loss=f"{row['loss_g']:.4g}", lr=f"{row['lr_g']:.2g}")
