@@ -16,18 +16,7 @@ from torch import nn
 
 from esrgan_lesson.errors import ESRGANError
 from esrgan_lesson.inference.layout import cpu_channels_last
-from esrgan_lesson.inference.tiles import (
-    DEFAULT_TILE_OVERLAP,
-    Progress,
-    check_size,
-    model_scale,
-    prepare_run,
-    progress_start,
-    progress_step,
-    round_up,
-    tile_core,
-    tile_grid,
-)
+from esrgan_lesson.inference import tiles
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:
@@ -40,10 +29,10 @@ def iter_upscaled_bands(
     fetch: Callable[[np.ndarray, np.ndarray], np.ndarray],
     size: tuple[int, int],
     tile: int,
-    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    tile_overlap: int = tiles.DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
-    progress: Progress = None,
+    progress: tiles.Progress = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Upscale an image too large to hold, yielding one band of tile rows at a time.
 
@@ -62,18 +51,18 @@ def iter_upscaled_bands(
         ``(r0, r1, band)``: LR rows r0 to r1 and their output, float32
         ((r1-r0)*scale, width*scale, 3) in [0, 1], top to bottom.
     """
-    scale = model_scale(model)
+    scale = tiles.model_scale(model)
     multiple = int(getattr(model, "input_multiple", 1))
     h, w = size
-    check_size(h, w, scale, multiple, tile, tile_overlap)
+    tiles.check_size(h, w, scale, multiple, tile, tile_overlap)
     if not tile or tile < 1:
         raise ESRGANError("streaming needs a tile size >= 1")
-    run_device, amp_dtype = prepare_run(model, device, dtype)
-    hp, wp = round_up(h, multiple), round_up(w, multiple)
-    t, o = round_up(tile, multiple), round_up(tile_overlap, multiple)
-    rows, cols = tile_grid(hp, t, o), tile_grid(wp, t, o)
+    run_device, amp_dtype = tiles.prepare_run(model, device, dtype)
+    hp, wp = tiles.round_up(h, multiple), tiles.round_up(w, multiple)
+    t, o = tiles.round_up(tile, multiple), tiles.round_up(tile_overlap, multiple)
+    rows, cols = tiles.tile_grid(hp, t, o), tiles.tile_grid(wp, t, o)
     total, done = len(rows) * len(cols), 0
-    progress_start(progress, total)
+    tiles.progress_start(progress, total)
     was_training = model.training
     model.eval()
     try:
@@ -87,13 +76,13 @@ def iter_upscaled_bands(
                     x = torch.from_numpy(np.ascontiguousarray(patch, dtype=np.float32)).permute(2, 0, 1)[None]
                     with torch.no_grad():
                         x = x.to(run_device).contiguous(memory_format=layout)
-                        out = tile_core(model, x, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
+                        out = tiles.tile_core(model, x, (r0, r1, wr0), (c0, c1, wc0), scale, amp_dtype)
                     core = out[0].permute(1, 2, 0).cpu().numpy()
                     if band is None:
                         band = np.empty(((r1 - r0) * scale, wp * scale, core.shape[2]), dtype=np.float32)
                     band[:, c0 * scale : c1 * scale] = core
                     done += 1
-                    progress_step(progress, done, total)
+                    tiles.progress_step(progress, done, total)
                 assert band is not None
                 r1 = min(r1, h)
                 band = band[: (r1 - r0) * scale, : w * scale]
