@@ -64,3 +64,56 @@ def test_chapter_helpers_delegate_to_the_pair_maker() -> None:
     hr = _image(32, 48, 3)
     assert np.array_equal(clean_lr(hr, 4), downscale_lr(hr, 4))
     assert np.array_equal(downscale(hr, 4, "matlab"), downscale_lr(hr, 4))
+
+
+# --- no chapter makes its pairs by hand ------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+#: Chapter 1 compares resizers, MATLAB's unrounded one among them (sr_problem.downscale(quantized=False)).
+RESIZER_COMPARISON = REPO / "esrgan_lesson" / "course" / "sr_problem.py"
+
+
+def _below_one(node) -> bool:
+    import ast
+
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return isinstance(node.left, ast.Constant) and node.left.value == 1
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and 0 < node.value < 1
+
+
+def inline_downscales(source: str) -> list[int]:
+    """Lines of ``imresize(x, scale=1 / s)`` (or a constant below 1) calls: an LR made by hand."""
+    import ast
+
+    source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    hits = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "imresize":
+            scale = [k.value for k in node.keywords if k.arg == "scale"] + node.args[1:2]
+            if any(_below_one(s) for s in scale):
+                hits.append(node.lineno)
+    return hits
+
+
+@pytest.mark.parametrize("source, found", [
+    ("lr = imresize(hr, scale=1 / UPSCALE).clamp(0, 1)\n", True),
+    ("%matplotlib inline\nlr = imresize.imresize(hr, 0.25)\n", True),
+    ("from esrgan_lesson.data import imresize as m\nlr = m.imresize(hr, scale=1/s)\n", True),
+    ("bic = imresize(lr, scale=float(UPSCALE)).clamp(0, 1)\nlr = make_pairs(images, 4)\n", False),
+])
+def test_the_pair_check_sees_a_hand_made_lr(source: str, found: bool) -> None:
+    assert bool(inline_downscales(source)) is found
+
+
+def test_chapters_make_their_pairs_with_the_pair_maker() -> None:
+    import nbformat
+
+    offenders = []
+    for nb_path in sorted((REPO / "book").glob("*.ipynb")):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            if cell.cell_type == "code":
+                offenders += [f"{nb_path.name} cell {cell.get('id')}" for _ in inline_downscales(cell.source)]
+    for path in sorted((REPO / "esrgan_lesson" / "course").rglob("*.py")):
+        if path != RESIZER_COMPARISON:
+            offenders += [f"{path.relative_to(REPO)}:{line}" for line in inline_downscales(path.read_text())]
+    assert not offenders, ("LR images made inline; use esrgan_lesson.data.make_pairs (or downscale_lr):\n"
+                           + "\n".join(offenders))
