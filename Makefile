@@ -25,7 +25,10 @@ $(STAMP): pyproject.toml Makefile
 book: setup
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 
-NBVAL := $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
+# The chapters' CPU code paths (esrgan_lesson/course/notebooks.py REPRODUCIBLE_CPU_ENV): AVX2 kernels
+# everywhere, so outputs executed on one x86 CPU compare equal on another.
+CPU_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
+NBVAL := env $(CPU_ENV) $(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg -p no:cacheprovider
 
 ## Type check of the core package, unit tests, every chapter under nbval, the built book in headless Chromium.
 test: setup

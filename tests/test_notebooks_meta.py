@@ -226,13 +226,16 @@ def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path:
     book = tmp_path / "book"
     book.mkdir()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import os, pathlib\nprint(pathlib.Path.cwd().name, os.environ['ESRGAN_SCALE'])")]
+    nb.cells = [nbformat.v4.new_code_cell("import os, pathlib\nprint(pathlib.Path.cwd().name, os.environ['ESRGAN_SCALE'])"),
+                nbformat.v4.new_code_cell("import torch\nprint(os.environ['MKL_CBWR'], torch.backends.cpu.get_cpu_capability())")]
     nbformat.write(nb, book / "01_a.ipynb")
     monkeypatch.setenv("ESRGAN_SCALE", "paper")
     assert main(["execute", str(book), "--timeout", "60"]) == 0
     done = nbformat.read(book / "01_a.ipynb", as_version=4)
     assert done.cells[0].source == colab_setup_source(URL, REF)
     assert done.cells[1].outputs[0]["text"] == "book lesson\n"
+    assert done.cells[2].outputs[0]["text"] == "AVX2 AVX2\n"  # the chapters' CPU code paths
+
 
     bad = nbformat.v4.new_notebook()
     bad.cells = [nbformat.v4.new_code_cell("1 / 0")]
@@ -243,3 +246,12 @@ def test_execute_runs_in_book_dir_at_lesson_scale_and_reports_failures(tmp_path:
         execute([book / "02_b.ipynb"], timeout=60)
     assert "ZeroDivisionError" not in (book / "02_b.ipynb").read_text()
     assert main(["execute", str(tmp_path / "nowhere")]) == 2
+
+
+def test_nbval_runs_on_the_same_cpu_code_paths_as_execute() -> None:
+    from esrgan_lesson.course.notebooks import REPRODUCIBLE_CPU_ENV
+
+    makefile = (ROOT / "Makefile").read_text()
+    line = next(l for l in makefile.splitlines() if l.startswith("CPU_ENV :="))
+    assert dict(kv.split("=", 1) for kv in line.split(":=", 1)[1].split()) == REPRODUCIBLE_CPU_ENV
+    assert "NBVAL := env $(CPU_ENV) " in makefile

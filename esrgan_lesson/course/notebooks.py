@@ -171,12 +171,20 @@ def stamp(notebook_path: Path | str, repo_url: str | None = None, ref: str | Non
     return changed
 
 
+#: CPU code paths every chapter runs on, in `execute` and under nbval (the Makefile's NBVAL sets the
+#: same): PyTorch's own kernels, oneDNN's convolutions and MKL's matrix products all take their AVX2
+#: kernels (MKL in its reproducible mode), so the printed numbers of a live training run do not depend
+#: on whether the CPU also has AVX-512 or is made by Intel or AMD.
+REPRODUCIBLE_CPU_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+
+
 def execute(paths: Iterable[Path | str], timeout: int = DEFAULT_CELL_TIMEOUT, scale: str = "lesson") -> list[Path]:
     """Stamp, then re-execute each chapter in place with nbclient; return the paths run.
 
     Each notebook runs in a fresh ``python3`` kernel whose working directory is the
     notebook's folder (``book/``) and whose ``ESRGAN_SCALE`` is ``scale``, so the
-    committed outputs are always the lesson-scale ones. A failing cell raises
+    committed outputs are always the lesson-scale ones, on the CPU code paths of
+    :data:`REPRODUCIBLE_CPU_ENV`. A failing cell raises
     :class:`ESRGANError` naming the notebook; its committed outputs are kept
     (only its setup cell may have been restamped).
     """
@@ -197,7 +205,7 @@ def execute(paths: Iterable[Path | str], timeout: int = DEFAULT_CELL_TIMEOUT, sc
             record_timing=False,
             resources={"metadata": {"path": str(path.parent.resolve())}},
         )
-        env = {**os.environ, "ESRGAN_SCALE": scale}
+        env = {**os.environ, **REPRODUCIBLE_CPU_ENV, "ESRGAN_SCALE": scale}
         env.pop("ESRGAN_DEVICE", None)
         try:
             client.execute(env=env)
