@@ -1,11 +1,21 @@
-"""course.exercises.check_against: a checker that tells a right answer from wrong, unfinished or broken ones."""
+"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1 and 7."""
 from __future__ import annotations
 
+import bisect
+import dataclasses
+
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from esrgan_lesson.course.exercises import check_against, logit_cases
+from esrgan_lesson.course.exercises import check_against, logit_cases, schedule_cases, scheduled_lr, sr_cases
+from esrgan_lesson.course.sr_problem import upscale_bicubic
+from esrgan_lesson.data.demo import demo_images
+from esrgan_lesson.data.pairs import make_pair
 from esrgan_lesson.losses import ragan_d_loss, standard_d_loss
+from esrgan_lesson.metrics import psnr
+from esrgan_lesson.training.config import StageConfig, load_config
 
 
 def _by_hand(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -30,3 +40,77 @@ def test_wrong_unfinished_and_broken_answers_fail(capsys) -> None:
     assert "shape (16, 1), expected ()" in capsys.readouterr().out
     # missing the factor 1/2: off by the loss itself
     assert not check_against(lambda r, f: 2 * _by_hand(r, f), ragan_d_loss, logit_cases())
+    assert not check_against(lambda r, f: "0.5", ragan_d_loss, logit_cases())
+    assert "returned a str, not a number" in capsys.readouterr().out
+
+
+def test_numbers_are_compared_in_float64(capsys) -> None:
+    # a Python float from either side keeps its 53 bits: 1 + 1e-9 is not 1 (in float32 both would be 1.0)
+    assert not check_against(lambda: 1.0 + 1e-9, lambda: 1.0, [()], atol=0, rtol=1e-12)
+    assert "differs from" in capsys.readouterr().out
+    assert check_against(lambda: np.float64(0.1) * 3, lambda: 0.30000000000000004, [()], atol=0, rtol=0)
+    assert "largest difference 0.0e+00" in capsys.readouterr().out
+
+
+# --- chapter 1: Y-PSNR on the bicubic baseline ------------------------------------------------------
+def _y_psnr_by_hand(sr: np.ndarray, hr: np.ndarray, scale: int, crop: bool = True) -> float:
+    def y(img: np.ndarray) -> np.ndarray:
+        img = img.astype(np.float64)[scale:-scale, scale:-scale] if crop else img.astype(np.float64)
+        return 16 + 65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]
+    return float(10 * np.log10(255**2 / np.mean((y(sr) - y(hr)) ** 2)))
+
+
+def test_sr_cases_are_the_pair_makers_bicubic_baseline() -> None:
+    cases = sr_cases(scales=(4, 3), names=("chelsea",))
+    assert [c[2] for c in cases] == [4, 3]
+    for sr, hr, scale in cases:
+        lr, hr_ref = make_pair(demo_images(("chelsea",))["chelsea"], scale)
+        assert np.array_equal(hr, hr_ref) and np.array_equal(sr, upscale_bicubic(lr, scale))
+        assert sr.shape == hr.shape and sr.dtype == np.float32 and hr.shape[0] % scale == hr.shape[1] % scale == 0
+
+
+def test_a_y_psnr_by_hand_passes_and_the_usual_mistakes_fail(capsys) -> None:
+    cases = sr_cases(scales=(4, 2), names=("chelsea",))
+    assert check_against(_y_psnr_by_hand, psnr, cases)
+    assert capsys.readouterr().out.startswith("✓ matches esrgan_lesson.metrics.psnr_ssim.psnr on 2 cases")
+    no_crop = lambda sr, hr, s: _y_psnr_by_hand(sr, hr, s, crop=False)
+    rgb = lambda sr, hr, s: float(10 * np.log10(1 / np.mean((sr[s:-s, s:-s].astype(np.float64) - hr[s:-s, s:-s]) ** 2)))
+    for wrong in (no_crop, rgb):
+        assert not check_against(wrong, psnr, cases)
+        assert "differs from" in capsys.readouterr().out
+
+
+# --- chapter 7: the learning-rate schedule -----------------------------------------------------------
+def _lr_by_hand(t: StageConfig, step: int) -> float:
+    k = step // t.halving_period if t.halving_period > 0 else bisect.bisect_right(t.milestones, step)
+    return t.lr_g * t.gamma**k
+
+
+MULTI = dataclasses.replace(StageConfig(), lr_g=1e-3, milestones=[3, 6], halving_period=0, gamma=0.5)
+EVERY = dataclasses.replace(StageConfig(), lr_g=2e-4, milestones=[], halving_period=4, gamma=0.1)
+
+
+def test_scheduled_lr_is_the_trainers_schedule() -> None:
+    assert [scheduled_lr(MULTI, s) for s in range(8)] == [1e-3] * 3 + [5e-4] * 3 + [2.5e-4] * 2
+    assert scheduled_lr(MULTI, 4) == 5e-4                      # asking backwards reads the kept run
+    assert [scheduled_lr(EVERY, s) for s in (0, 3, 4, 7, 8)] == pytest.approx([2e-4, 2e-4, 2e-5, 2e-5, 2e-6])
+    with pytest.raises(ValueError):
+        scheduled_lr(MULTI, -1)
+
+
+def test_schedule_cases_sit_around_every_change() -> None:
+    configs = {n: load_config(n) for n in ("lesson-psnr", "paper-psnr", "lesson-gan")}
+    steps = [(t.lr_g, s) for t, s in schedule_cases(configs)]
+    assert steps == [(1e-3, s) for s in (0, 1, 2999, 3000, 5999, 6000, 8999, 9000)] + \
+        [(2e-4, s) for s in (0, 1, 199_999, 200_000, 399_999, 400_000)] + [(1e-4, 0), (1e-4, 1)]
+
+
+def test_a_schedule_by_hand_passes_and_an_off_by_one_fails(capsys) -> None:
+    configs = {n: load_config(n) for n in ("lesson-psnr", "lesson-gan")}
+    small = [(MULTI, s) for s in range(8)] + [(EVERY, s) for s in range(10)]
+    assert check_against(_lr_by_hand, scheduled_lr, schedule_cases(configs) + small, atol=0)
+    assert capsys.readouterr().out.startswith("✓ matches esrgan_lesson.course.exercises.scheduled_lr on 28 cases")
+    off_by_one = lambda t, s: t.lr_g * t.gamma ** (s // t.halving_period if t.halving_period > 0
+                                                     else bisect.bisect_left(t.milestones, s))
+    assert not check_against(off_by_one, scheduled_lr, schedule_cases(configs), atol=0)
+    assert "case 4: differs" in capsys.readouterr().out      # lesson-psnr at its first milestone, 3,000

@@ -4,17 +4,37 @@ A learner writes a function; :func:`check_against` runs it and the package's
 own function on the same inputs and says, in one line, whether they agree.
 It never raises for a wrong or unfinished answer (a notebook cell that checks
 an exercise should not stop the notebook): it returns ``False`` and says why.
+
+Cases for the chapters' exercises: :func:`logit_cases` (the GAN losses,
+chapter 4), :func:`sr_cases` (Y-PSNR, chapter 1) and :func:`schedule_cases`
+with its reference :func:`scheduled_lr` (the learning-rate schedule, chapter 7).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import bisect
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
+
+from esrgan_lesson.course.sr_problem import upscale_bicubic
+from esrgan_lesson.data.demo import VAL_NAMES, demo_images
+from esrgan_lesson.data.pairs import make_pairs
+from esrgan_lesson.training.builders import build_scheduler
+from esrgan_lesson.training.config import StageConfig, TrainConfig
 
 
 def _describe(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _float64(value: Any) -> torch.Tensor:
+    """``value`` (tensor, NumPy array or number) as a float64 tensor; a Python float keeps its 53 bits (not float32's 24)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().double()
+    return torch.as_tensor(value, dtype=torch.float64)
 
 
 def check_against(answer: Callable[..., Any], reference: Callable[..., Any], cases: Iterable[Sequence[Any]],
@@ -28,7 +48,7 @@ def check_against(answer: Callable[..., Any], reference: Callable[..., Any], cas
     """
     worst, n = 0.0, 0
     for n, case in enumerate(cases, start=1):
-        expected = torch.as_tensor(reference(*case)).detach().double()
+        expected = _float64(reference(*case))
         try:
             got = answer(*case)
         except Exception as exc:  # a learner's bug is reported, not raised
@@ -37,7 +57,11 @@ def check_against(answer: Callable[..., Any], reference: Callable[..., Any], cas
         if got is None:
             print("✗ not implemented yet: your function returned None")
             return False
-        got_t = torch.as_tensor(got).detach().double()
+        try:
+            got_t = _float64(got)
+        except (TypeError, ValueError, RuntimeError):
+            print(f"✗ case {n}: your function returned a {type(got).__name__}, not a number, array or tensor")
+            return False
         if got_t.shape != expected.shape:
             print(f"✗ case {n}: shape {tuple(got_t.shape)}, expected {tuple(expected.shape)}")
             return False
@@ -63,4 +87,84 @@ def logit_cases(n: int = 5, batch: int = 16, seed: int = 0) -> list[tuple[torch.
     return cases
 
 
-__all__ = ["check_against", "logit_cases"]
+def sr_cases(scales: Sequence[int] = (4, 3, 2), names: Sequence[str] = VAL_NAMES
+             ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """``(sr, hr, scale)`` cases for a PSNR/SSIM answer: the bicubic baseline of each held-out demo image.
+
+    For every scale and name, the HR and its LR come from the package's pair
+    maker (:func:`esrgan_lesson.data.pairs.make_pairs`: HR mod-cropped to the
+    scale, LR = MATLAB bicubic, 8-bit), and ``sr`` is the LR upscaled by MATLAB
+    bicubic and rounded to 8 bits (:func:`~esrgan_lesson.course.sr_problem.upscale_bicubic`).
+    ``sr`` and ``hr`` are float32 (H, W, 3) arrays in [0, 1] of the same shape;
+    ``scale`` is the border a paper crops.
+    """
+    images = demo_images(tuple(names))
+    cases = []
+    for scale in scales:
+        for _, lr, hr in make_pairs(images, scale):
+            cases.append((upscale_bicubic(lr.permute(1, 2, 0).numpy(), scale), hr.permute(1, 2, 0).numpy(), scale))
+    return cases
+
+
+class _ScheduleRun:
+    """The package's scheduler for one schedule, stepped forward on demand; it keeps only where the rate changed."""
+
+    def __init__(self, train: StageConfig) -> None:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=train.lr_g)
+        self.sched = build_scheduler(opt, train)
+        self.done = 0                                   # scheduler steps taken so far
+        self.changes = [(0, float(train.lr_g))]         # (step, rate from that step on), steps increasing
+
+    def rate(self, step: int) -> float:
+        with warnings.catch_warnings():  # no optimiser step is taken: only the schedule is read
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler", UserWarning)
+            while self.done < step:
+                self.sched.step()
+                self.done += 1
+                lr = float(self.sched.get_last_lr()[0])
+                if lr != self.changes[-1][1]:
+                    self.changes.append((self.done, lr))
+        return self.changes[bisect.bisect_right([c[0] for c in self.changes], step) - 1][1]
+
+
+#: One run per schedule: (lr, milestones, halving period, gamma) -> its run.
+_RUNS: dict[tuple[float, tuple[int, ...], int, float], _ScheduleRun] = {}
+
+
+def scheduled_lr(train: StageConfig, step: int) -> float:
+    """The generator's learning rate after ``step`` iterations of a stage, from the package's own scheduler.
+
+    ``train``: a config's ``train`` section (``lr_g``, ``milestones``,
+    ``halving_period``, ``gamma``); ``step`` >= 0. The value is what the
+    trainer's optimiser holds once its step counter reads ``step`` (the
+    scheduler is stepped once per iteration), i.e. the rate the next iteration
+    uses. :func:`~esrgan_lesson.training.builders.build_scheduler` is stepped
+    ``step`` times on a one-parameter SGD; each schedule is run once and only
+    forward, so asking for steps in increasing order costs about 4 µs per step in all.
+    """
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    key = (float(train.lr_g), tuple(train.milestones), int(train.halving_period), float(train.gamma))
+    if key not in _RUNS:
+        _RUNS[key] = _ScheduleRun(train)
+    return _RUNS[key].rate(step)
+
+
+def schedule_cases(configs: Mapping[str, TrainConfig]) -> list[tuple[StageConfig, int]]:
+    """``(train section, step)`` cases for a learning-rate answer: each config at steps 0 and 1 and around each change.
+
+    ``configs``: name -> :class:`~esrgan_lesson.training.config.TrainConfig`.
+    Around each change means at every milestone and the step before it
+    (MultiStepLR), or at the first two multiples of ``halving_period`` and the
+    steps before them (StepLR, ``halving_period`` > 0).
+    """
+    cases = []
+    for cfg in configs.values():
+        t = cfg.train
+        changes = [t.halving_period, 2 * t.halving_period] if t.halving_period > 0 else list(t.milestones)
+        steps = {0, 1} | set(changes) | {c - 1 for c in changes}
+        cases += [(t, s) for s in sorted(steps)]
+    return cases
+
+
+__all__ = ["check_against", "logit_cases", "schedule_cases", "scheduled_lr", "sr_cases"]
