@@ -18,9 +18,9 @@ from torch import nn
 
 from esrgan_lesson.course.explorer.sweep import FLAT_FRACTION, FLAT_WINDOW, flat_mask
 from esrgan_lesson.errors import ESRGANError
-from esrgan_lesson.imageio import quantize
 from esrgan_lesson.inference import upscale
-from esrgan_lesson.metrics import gradient_energy, niqe, psnr
+from esrgan_lesson.metrics import gradient_energy, niqe
+from esrgan_lesson.metrics.scores import score_image, scored_output
 
 #: How many standard deviations of the seed spread an effect must exceed (the chapters' rule).
 SPREAD_FACTOR = 2.0
@@ -51,13 +51,14 @@ def output_detail(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[str, f
     """
     if tuple(sr.shape) != tuple(hr.shape) or sr.ndim != 3:
         raise ESRGANError(f"SR {tuple(sr.shape)} and HR {tuple(hr.shape)} must be equal (3, H, W) shapes")
-    sr, hr = quantize(sr.detach().float().cpu().clamp(0, 1)), hr.detach().float().cpu()
+    scores = score_image(sr, hr, scale)  # the package's one score record (rounds sr to 8 bits)
+    sr, hr = scored_output(sr), hr.detach().float().cpu()
     textured, flat = region_masks(hr)
     return {
         "texture": gradient_energy(sr, mask=textured) / gradient_energy(hr, mask=textured),
-        "edges": gradient_energy(sr) / gradient_energy(hr),
+        "edges": scores.grad_ratio,
         "flat": gradient_energy(sr, mask=flat),
-        "psnr": float(psnr(sr, hr, crop_border=scale)),
+        "psnr": scores.psnr,
     }
 
 
@@ -73,7 +74,7 @@ def model_detail(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, torc
         sr = upscale(model, lr.float(), device=device)
         rows.append(output_detail(sr, hr, scale))
         if name in niqe_names:
-            niqes.append(float(niqe(quantize(sr.clamp(0, 1)), crop_border=scale)))
+            niqes.append(float(niqe(scored_output(sr), crop_border=scale)))
             seen.add(name)
     if not rows:
         raise ESRGANError("no evaluation pairs")
