@@ -43,6 +43,13 @@ def test_config_table_shows_each_configs_values() -> None:
         recipe.config_rows({})
 
 
+def test_config_table_says_when_milestones_lie_past_the_budget() -> None:
+    cfgs = {"a": load_config("lesson-psnr"),  # milestones 3k/6k/9k, 2,400 iterations
+            "b": load_config("lesson-psnr", ["train.iterations=5000"])}
+    rows = {r[0]: r[1:] for r in recipe.config_rows(cfgs)}
+    assert rows["LR schedule"] == ["constant (x0.5 at 3,000, 6,000, 9,000: past the budget)", "x0.5 at 3,000"]
+
+
 def test_project_schedule_is_flops_over_sustained_rate() -> None:
     assert gpus.project_schedule(1e12, 1000, tflops=1.0, utilisation=0.5) == pytest.approx(2000.0)
     for bad in (0.0, 1.5):

@@ -45,7 +45,14 @@ def _config_value(cfg: TrainConfig, key: str) -> str:
     if key == "train.schedule":
         if t.halving_period > 0:
             return f"x{t.gamma:g} every {t.halving_period:,}"
-        return f"x{t.gamma:g} at {', '.join(f'{s:,}' for s in t.milestones)}" if t.milestones else "constant"
+        within = [s for s in t.milestones if s < t.iterations]
+        if not t.milestones:
+            return "constant"
+        steps = ", ".join(f"{s:,}" for s in t.milestones)
+        # a milestone at or past the last iteration never halves anything: say so
+        return f"x{t.gamma:g} at {steps}" if within == list(t.milestones) else (
+            f"constant (x{t.gamma:g} at {steps}: past the budget)" if not within
+            else f"x{t.gamma:g} at {', '.join(f'{s:,}' for s in within)}")
     if key == "train.betas":
         return f"{t.betas[0]:g}, {t.betas[1]:g}"
     if key == "train.iterations":
