@@ -78,6 +78,14 @@ CH4_ARMS: dict[str, dict[int, str]] = {
     "ragan": {0: "ch4-ragan-s0", 1: "lesson-gan", 2: "ch4-ragan-s2"},
 }
 
+#: Chapter 5's ablation (issue 15): perceptual features before (conv4_2) against after (relu4_2) the
+#: activation, as RaGAN fine-tunes of lesson-psnr with the paper's loss, 3 seeds each. The ``before`` arms
+#: are chapter 4's RaGAN arms (same config, conv4_2); the ``after`` arms change only the layer and the seed.
+CH5_ARMS: dict[str, dict[int, str]] = {
+    "before": CH4_ARMS["ragan"],
+    "after": {0: "ch5-post-s0", 1: "ch5-post-s1", 2: "ch5-post-s2"},
+}
+
 #: The course checkpoints in build order (a GAN stage starts from its PSNR model).
 COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
     c.name: c for c in (
@@ -85,6 +93,8 @@ COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
         *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
           for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
+        *(_arm(name, "lesson-gan", "gan", "train.perceptual.layer=relu4_2", f"engine.seed={seed}")
+          for seed, name in CH5_ARMS["after"].items()),
     )
 }
 #: Stage name -> (file name, the checkpoint that holds it), as the chapters ask for them.
