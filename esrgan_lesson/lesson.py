@@ -29,10 +29,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from .errors import ESRGANError, run_reporting_errors
+
+if TYPE_CHECKING:
+    from .training.config import ModelConfig
 
 #: Folder of the shipped lesson files inside the package.
 ASSETS_DIR = Path(__file__).parent / "assets"
@@ -78,6 +82,14 @@ CH4_ARMS: dict[str, dict[int, str]] = {
     "ragan": {0: "ch4-ragan-s0", 1: "lesson-gan", 2: "ch4-ragan-s2"},
 }
 
+#: Chapter 3's ablation (issue 15): RRDBNet against a plain residual network of (nearly) equal size, both
+#: trained with the lesson-psnr config to its budget, 3 seeds each; RRDB seed 0 is lesson-psnr itself.
+CH3_PLAIN_BLOCKS = 19  # plain blocks whose parameter count (390,179) is closest to lesson-psnr's RRDBNet (398,755)
+CH3_ARMS: dict[str, dict[int, str]] = {
+    "rrdb": {0: "lesson-psnr", 1: "ch3-rrdb-s1", 2: "ch3-rrdb-s2"},
+    "plain": {0: "ch3-plain-s0", 1: "ch3-plain-s1", 2: "ch3-plain-s2"},
+}
+
 #: Chapter 5's ablation (issue 15): perceptual features before (conv4_2) against after (relu4_2) the
 #: activation, as RaGAN fine-tunes of lesson-psnr with the paper's loss, 3 seeds each. The ``before`` arms
 #: are chapter 4's RaGAN arms (same config, conv4_2); the ``after`` arms change only the layer and the seed.
@@ -90,6 +102,10 @@ CH5_ARMS: dict[str, dict[int, str]] = {
 COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
     c.name: c for c in (
         CourseCheckpoint("lesson-psnr", "lesson_psnr_x4.safetensors", "lesson-psnr", "psnr"),
+        *(_arm(name, "lesson-psnr", "psnr", f"engine.seed={seed}")
+          for seed, name in CH3_ARMS["rrdb"].items() if name != "lesson-psnr"),
+        *(_arm(name, "lesson-psnr", "psnr", "model.type=plain_resnet", f"model.num_block={CH3_PLAIN_BLOCKS}",
+               f"engine.seed={seed}") for seed, name in CH3_ARMS["plain"].items()),
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
         *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
           for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
@@ -154,7 +170,7 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
     """
     from .training.config import load_config
     from .training import train
-    from .weights import load_generator, save_generator
+    from .weights import save_generator
     from .weights.io import load_checkpoint
 
     ckpt = _checkpoint(name)
@@ -168,7 +184,7 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
     if source is None:
         raise ESRGANError(f"training {name} wrote no {cfg.logging.val_model} generator")
     state, meta = load_checkpoint(source)  # one read: the weights and the Trainer's provenance
-    model = load_generator(state)
+    model = _generator_from_state(state, cfg.model)
     command = ckpt.command + "".join(f" --override {shlex.quote(o)}" for o in overrides)
     meta.update(command=command, checkpoint=name, dtype="float32", weights=cfg.logging.val_model)
     out = Path(out_dir) / ckpt.file
@@ -177,6 +193,44 @@ def build_checkpoint(name: str, out_dir: str | Path = ASSETS_DIR, overrides: lis
         meta["dtype"] = "float16"
         save_generator(model.half(), out, meta)
     return out
+
+
+def _generator_from_state(state: dict[str, torch.Tensor], model_cfg: "ModelConfig") -> torch.nn.Module:
+    """The float32 generator ``model_cfg`` describes, holding ``state`` (``strict=True``), in eval mode."""
+    from .errors import CheckpointError
+    from .training.builders import build_generator
+    from .weights import load_generator
+
+    if model_cfg.type == "rrdbnet":  # any key layout, architecture read from the keys
+        return load_generator(state)
+    net = build_generator(model_cfg)
+    try:
+        net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights do not fit {model_cfg}: {str(exc).splitlines()[0]}") from None
+    return net.eval()
+
+
+def load_course_model(name: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Course checkpoint ``name`` as a network in eval mode on ``device``, any ``model.type``.
+
+    The network is built from the ``model`` section of the config recorded in
+    the file (an RRDBNet also from its keys), and every weight is loaded with
+    ``strict=True``. Input (N, 3, h, w) in [0, 1]; output (N, 3, scale*h, scale*w).
+    """
+    import json
+
+    from .training.config import ModelConfig
+    from .weights.io import load_checkpoint
+
+    path = checkpoint_path(name)
+    state, meta = load_checkpoint(path)
+    try:
+        model_cfg = ModelConfig(**json.loads(meta["config"])["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ESRGANError(f"{path}: no usable recorded config ({type(exc).__name__}: {exc}); "
+                          f"rebuild it with `{_checkpoint(name).command}`") from None
+    return _generator_from_state(state, model_cfg).to(torch.device(device))
 
 
 def checkpoint_overrides(name: str, overrides: list[str] | tuple[str, ...] = (),
@@ -195,7 +249,7 @@ def check_checkpoint(name: str, max_gap_db: float = 0.2) -> tuple[float, float]:
     from .training.builders import build_val_pairs
     from .training.config import load_config
     from .training.evaluation import evaluate_generator
-    from .weights import load_generator
+    from .weights.io import load_checkpoint
 
     ckpt = _checkpoint(name)
     shipped = checkpoint_path(name)
@@ -204,8 +258,8 @@ def check_checkpoint(name: str, max_gap_db: float = 0.2) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix=f"{name}-check-") as tmp:
         rebuilt = build_checkpoint(name, out_dir=tmp, run_dir=Path(tmp) / "run")
         pairs = build_val_pairs(cfg)  # the held-out pairs the config validates on
-        a = evaluate_generator(load_generator(shipped), pairs, scale).summary()["psnr"]
-        b = evaluate_generator(load_generator(rebuilt), pairs, scale).summary()["psnr"]
+        a, b = (evaluate_generator(_generator_from_state(load_checkpoint(f)[0], cfg.model), pairs, scale
+                                   ).summary()["psnr"] for f in (shipped, rebuilt))
     if abs(a - b) > max_gap_db:
         raise ESRGANError(f"{name}: rebuilt Y-PSNR {b:.3f} dB differs from the shipped {a:.3f} dB "
                           f"by more than {max_gap_db} dB")

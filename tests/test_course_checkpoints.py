@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from esrgan_lesson.errors import ESRGANError
@@ -107,3 +108,20 @@ def test_unknown_checkpoint_is_a_one_line_error(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["build", "no-such-model"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_plain_arm_builds_and_loads_as_its_own_network(tmp_path, demo_root, monkeypatch) -> None:
+    from esrgan_lesson.lesson import load_course_model
+    from esrgan_lesson.models import PlainResNet
+    from esrgan_lesson.weights.io import load_checkpoint
+
+    overrides = ["train.iterations=2", f"data.demo_root={demo_root}", "logging.progress=false"]
+    out = build_checkpoint("ch3-plain-s0", out_dir=tmp_path, overrides=overrides, run_dir=tmp_path / "run")
+    monkeypatch.setenv("ESRGAN_LESSON_ASSETS", str(tmp_path))
+    net = load_course_model("ch3-plain-s0")
+    assert isinstance(net, PlainResNet) and len(net.body) == 19 and not net.training
+    state, _ = load_checkpoint(out)
+    assert state.keys() == net.state_dict().keys()
+    assert all(torch.equal(net.state_dict()[k], state[k].float()) for k in state)
+    with torch.no_grad():
+        assert net(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)

@@ -5,16 +5,17 @@ import pytest
 import torch
 
 from esrgan_lesson.errors import ConfigError
-from esrgan_lesson.models import RRDBNet, SRResNet, VGGStyleDiscriminator
+from esrgan_lesson.models import PlainResNet, RRDBNet, SRResNet, VGGStyleDiscriminator
 from esrgan_lesson.models.tables import DISCRIMINATORS, GENERATORS
 from esrgan_lesson.training.builders import build_discriminator, build_generator
-from esrgan_lesson.training.config import load_config
+from esrgan_lesson.training.config import ModelConfig, load_config
 
 TINY = ["model.num_feat=8", "model.num_block=1", "model.num_grow_ch=4", "network_d.num_feat=8",
         "network_d.input_size=32", "train.hr_patch=32"]
 
 
-@pytest.mark.parametrize(("name", "cls"), [("rrdbnet", RRDBNet), ("srresnet", SRResNet)])
+@pytest.mark.parametrize(("name", "cls"), [("rrdbnet", RRDBNet), ("srresnet", SRResNet),
+                                           ("plain_resnet", PlainResNet)])
 def test_each_generator_entry_builds_its_network(name: str, cls: type) -> None:
     cfg = load_config("lesson-psnr", [*TINY, f"model.type={name}"])
     net = build_generator(cfg.model)
@@ -47,3 +48,8 @@ def test_a_new_table_entry_is_all_a_new_network_needs(monkeypatch: pytest.Monkey
     cfg = load_config("lesson-gan", [*TINY, "network_d.type=tiny"])
     assert build_discriminator(cfg)(torch.rand(2, 3, 32, 32)).shape == (2, 1)
     assert made == [(8, 32)]
+
+
+def test_plain_resnet_rejects_a_scale_its_upsampler_cannot_make() -> None:
+    with pytest.raises(ConfigError, match="plain_resnet supports 2, 4, 8"):
+        build_generator(ModelConfig(type="plain_resnet", scale=3, num_feat=8, num_block=1))

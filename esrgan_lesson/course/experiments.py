@@ -1,7 +1,8 @@
 """Building blocks for the architecture chapters' experiments (batch norm, RRDB).
 
-- :class:`PlainResNet`: a plain residual network with RRDBNet's head and
-  upsampler, so that a comparison with RRDBNet changes only the blocks.
+- :class:`PlainResNet` (from :mod:`esrgan_lesson.models.plain`): a plain
+  residual network with RRDBNet's head and upsampler, so that a comparison
+  with RRDBNet changes only the blocks.
 - :func:`blocks_for_params`: the block count that brings a network closest to a
   parameter budget (to compare networks "of similar size").
 - :func:`lr_hr_pairs`: held-out evaluation pairs made with MATLAB bicubic.
@@ -21,66 +22,14 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.imageio import quantize
 from esrgan_lesson.metrics import score_image
 from esrgan_lesson.models.params import count_params as _count_params
-from esrgan_lesson.paper import LEAKY_SLOPE
+from esrgan_lesson.models.plain import PlainResBlock, PlainResNet
 from esrgan_lesson.training.evaluation import evaluate_generator
-
-
-class PlainResBlock(nn.Module):
-    """EDSR-style residual block without BN: ``x + res_scale * conv(lrelu(conv(x)))``.
-
-    Shape: (N, nf, H, W) -> (N, nf, H, W).
-    """
-
-    def __init__(self, num_feat: int, res_scale: float = 1.0) -> None:
-        super().__init__()
-        self.res_scale = res_scale
-        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv2(self.lrelu(self.conv1(x)))
-
-
-class PlainResNet(nn.Module):
-    """A plain residual SR network with exactly RRDBNet's head and upsampler.
-
-    ``fea = conv_first(x)``; ``fea = fea + conv_body(body(fea))`` where ``body``
-    is ``num_block`` :class:`PlainResBlock`; then nearest x2 + conv + LReLU per
-    stage, ``conv_hr``, LReLU, ``conv_last`` (as :class:`~esrgan_lesson.models.RRDBNet`).
-    Only the trunk's blocks differ from RRDBNet, so a comparison isolates them.
-
-    Input (N, 3, H, W) in [0, 1]; output (N, 3, H*scale, W*scale), scale 2, 4 or 8.
-    """
-
-    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, scale: int = 4, num_feat: int = 64,
-                 num_block: int = 16, res_scale: float = 1.0) -> None:
-        super().__init__()
-        if scale not in (2, 4, 8):
-            raise ValueError(f"PlainResNet supports scales 2, 4 and 8, got {scale}")
-        self.scale = scale
-        self.stages = int(round(math.log2(scale)))
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
-        self.body = nn.Sequential(*[PlainResBlock(num_feat, res_scale) for _ in range(num_block)])
-        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_up = nn.ModuleList(nn.Conv2d(num_feat, num_feat, 3, 1, 1) for _ in range(self.stages))
-        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.conv_first(x)
-        feat = feat + self.conv_body(self.body(feat))
-        for conv in self.conv_up:
-            feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
 
 def count_params(model: nn.Module) -> int:

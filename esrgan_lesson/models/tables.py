@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .discriminator import SUPPORTED_INPUT_SIZES, VGGStyleDiscriminator
+from .plain import PLAIN_SCALES, PlainResNet
 from .rrdbnet import RRDBNet
 from .srresnet import SRResNet
 
@@ -35,6 +36,13 @@ def srresnet(*, scale: int, num_feat: int, num_block: int, use_bn: bool, **_unus
     return SRResNet(3, 3, num_feat=num_feat, num_block=num_block, scale=scale, use_bn=use_bn)
 
 
+def plain_resnet(*, scale: int, num_feat: int, num_block: int, **_unused: object) -> nn.Module:
+    """RRDBNet's head and upsampler around plain residual blocks, no BN (chapter 3's equal-size rival)."""
+    if scale not in PLAIN_SCALES:
+        raise ConfigError(f"model.scale: plain_resnet supports {', '.join(map(str, PLAIN_SCALES))}, got {scale}")
+    return PlainResNet(3, 3, scale=scale, num_feat=num_feat, num_block=num_block)
+
+
 def vgg_style(*, num_feat: int, input_size: int, **_unused: object) -> nn.Module:
     """The VGG-style discriminator of SRGAN and ESRGAN, for square ``input_size`` patches."""
     if input_size not in SUPPORTED_INPUT_SIZES:
@@ -43,7 +51,8 @@ def vgg_style(*, num_feat: int, input_size: int, **_unused: object) -> nn.Module
 
 
 #: ``model.type`` -> factory.
-GENERATORS: dict[str, Callable[..., nn.Module]] = {"rrdbnet": rrdbnet, "srresnet": srresnet}
+GENERATORS: dict[str, Callable[..., nn.Module]] = {"rrdbnet": rrdbnet, "srresnet": srresnet,
+                                                   "plain_resnet": plain_resnet}
 #: ``network_d.type`` -> factory; the first is the default.
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {"vgg_style": vgg_style}
 

@@ -194,16 +194,20 @@ def generator_arch(model: nn.Module) -> dict[str, int]:
 def save_generator(model: nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
     """Write ``model``'s weights as safetensors, atomically.
 
-    The architecture (:data:`ARCH_KEYS`) goes into the file's metadata under
-    :data:`ARCH_METADATA_KEY` so :func:`load_generator` rebuilds the network
-    exactly; ``metadata`` values are stored as strings (non-strings as JSON).
+    For an :class:`RRDBNet` the architecture (:data:`ARCH_KEYS`) goes into the
+    file's metadata under :data:`ARCH_METADATA_KEY` so :func:`load_generator`
+    rebuilds the network exactly; another network's file holds its state dict
+    and ``metadata`` only (its reader builds the network itself, e.g.
+    :func:`esrgan_lesson.lesson.load_course_model` from the recorded config).
+    ``metadata`` values are stored as strings (non-strings as JSON).
     The file is written under a temporary name and renamed into place.
     """
     from safetensors.torch import save_file
 
     path = Path(path)
     meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
-    meta[ARCH_METADATA_KEY] = json.dumps(generator_arch(model))
+    if isinstance(model, RRDBNet):
+        meta[ARCH_METADATA_KEY] = json.dumps(generator_arch(model))
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)

@@ -27,7 +27,8 @@ from esrgan_lesson.paper import (
 @dataclass
 class ModelConfig:
     """The generator. ``type``: a name in :data:`esrgan_lesson.models.tables.GENERATORS`:
-    ``rrdbnet`` (ESRGAN) or ``srresnet`` (SRGAN, BN switchable)."""
+    ``rrdbnet`` (ESRGAN), ``srresnet`` (SRGAN, BN switchable) or ``plain_resnet``
+    (RRDBNet's head and upsampler around plain residual blocks)."""
 
     type: str = "rrdbnet"
     scale: int = 4
