@@ -67,3 +67,15 @@ def test_model_detail_averages_over_pairs_and_checks_niqe_names(pair) -> None:
     assert both["psnr"] == pytest.approx(one["psnr"]) and "niqe" not in both
     with pytest.raises(ESRGANError, match="not among the pairs"):
         model_detail(_Bicubic(), [pair], 4, niqe_names=("camera",))
+
+
+def test_brightness_and_colour_separate_a_uniform_shift_from_a_cast(pair) -> None:
+    _, _, hr = pair
+    mid = hr * 0.5 + 0.25  # away from 0 and 1, so shifts are not clipped
+    brighter = output_detail(mid + 4 / 255, mid, 4)
+    assert brighter["brightness"] == pytest.approx(4.0, abs=0.01) and brighter["colour"] == pytest.approx(0.0, abs=0.01)
+    cast = mid + torch.tensor([3.0, -3.0, 0.0]).view(3, 1, 1) / 255  # warmer, same overall brightness
+    tinted = output_detail(cast, mid, 4)
+    assert tinted["brightness"] == pytest.approx(0.0, abs=0.01) and tinted["colour"] == pytest.approx(2.0, abs=0.01)
+    darker = output_detail(mid - 4 / 255, mid, 4)
+    assert darker["brightness"] == pytest.approx(4.0, abs=0.01)  # the size of the shift, either sign

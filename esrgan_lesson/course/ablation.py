@@ -30,6 +30,8 @@ DETAIL_METRICS = {
     "edges": "whole-image gradient energy / the HR's",
     "flat": "gradient energy in the HR's flattest 30% of pixels (absolute: the HR's can be 0 there)",
     "psnr": "Y-PSNR in dB (crop = scale)",
+    "brightness": "|mean over R, G, B of mean(SR_c) - mean(HR_c)| in grey levels (ImageScores.brightness_shift)",
+    "colour": "mean over R, G, B of |shift_c - brightness shift| in grey levels (ImageScores.colour_cast)",
 }
 
 
@@ -59,6 +61,8 @@ def output_detail(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> dict[str, f
         "edges": scores.grad_ratio,
         "flat": gradient_energy(sr, mask=flat),
         "psnr": scores.psnr,
+        "brightness": abs(scores.brightness_shift),
+        "colour": scores.colour_cast,
     }
 
 

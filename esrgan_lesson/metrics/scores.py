@@ -57,6 +57,18 @@ class ImageScores:
     colour_shift: tuple[float, float, float]
 
     @property
+    def brightness_shift(self) -> float:
+        """Mean of ``colour_shift`` over R, G, B in grey levels (signed): how much brighter the output is."""
+        return sum(self.colour_shift) / 3
+
+    @property
+    def colour_cast(self) -> float:
+        """Mean over R, G, B of ``|colour_shift_c - brightness_shift|`` in grey levels: the cast left
+        once the brightness shift is removed (0 when every channel moved alike)."""
+        b = self.brightness_shift
+        return sum(abs(v - b) for v in self.colour_shift) / 3
+
+    @property
     def colour_error(self) -> float:
         """Mean of ``|colour_shift|`` over the channels, in [0, 1] units (a brightness/colour cast)."""
         return sum(abs(v) for v in self.colour_shift) / (3 * PEAK)
