@@ -1,4 +1,4 @@
-"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1 and 7."""
+"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 3, 5 and 7."""
 from __future__ import annotations
 
 import bisect
@@ -9,12 +9,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from esrgan_lesson.course.exercises import check_against, logit_cases, schedule_cases, scheduled_lr, sr_cases
+from esrgan_lesson.course import texture
+from esrgan_lesson.course.exercises import (check_against, logit_cases, perceptual_cases, perceptual_reference, rdb_cases,
+                                             schedule_cases, scheduled_lr, sr_cases)
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import demo_images
 from esrgan_lesson.data.pairs import make_pair
 from esrgan_lesson.losses import ragan_d_loss, standard_d_loss
 from esrgan_lesson.metrics import psnr
+from esrgan_lesson.models.rrdbnet import ResidualDenseBlock
 from esrgan_lesson.training.config import StageConfig, load_config
 
 
@@ -114,3 +117,44 @@ def test_a_schedule_by_hand_passes_and_an_off_by_one_fails(capsys) -> None:
                                                      else bisect.bisect_left(t.milestones, s))
     assert not check_against(off_by_one, scheduled_lr, schedule_cases(configs), atol=0)
     assert "case 4: differs" in capsys.readouterr().out      # lesson-psnr at its first milestone, 3,000
+
+
+def _rdb_by_hand(rdb, x, beta=None):
+    feats = [x]
+    for conv in (rdb.conv1, rdb.conv2, rdb.conv3, rdb.conv4):
+        feats.append(F.leaky_relu(conv(torch.cat(feats, dim=1)), 0.2))
+    return x + (rdb.residual_scale if beta is None else beta) * rdb.conv5(torch.cat(feats, dim=1))
+
+
+def test_rdb_cases_tell_the_dense_block_from_its_slips(capsys) -> None:
+    cases = rdb_cases()
+    assert check_against(_rdb_by_hand, ResidualDenseBlock.forward, cases)
+    assert not check_against(lambda rdb, x: _rdb_by_hand(rdb, x, beta=1.0), ResidualDenseBlock.forward, cases)
+    assert not check_against(lambda rdb, x: _rdb_by_hand(rdb, x, beta=0.2), ResidualDenseBlock.forward, cases)  # 0.2 hard-coded
+    assert not check_against(lambda rdb, x: rdb.conv5(torch.cat([x] + [torch.zeros_like(x[:, :4])] * 4, 1)) + x,
+                             ResidualDenseBlock.forward, cases)
+    out = capsys.readouterr().out
+    assert out.count("✓") == 1 and "case 4" in out  # only the last block's 0.5 catches a hard-coded 0.2
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    rdb_cases()
+    assert torch.equal(torch.rand(1), before)  # the global RNG is left as it was
+
+
+def test_perceptual_reference_is_the_texture_nets_l1_before_or_after_relu(capsys) -> None:
+    cases = perceptual_cases()
+    assert len(cases) == 6 and [c[2] for c in cases[:2]] == [False, True]
+    pre = texture.feature_extractor("texture", ["conv4_2"])
+
+    def by_hand(sr, hr, after):
+        a, b = pre(sr)["conv4_2"], pre(hr)["conv4_2"]
+        if after:
+            a, b = torch.relu(a), torch.relu(b)
+        return (a - b).abs().mean()
+
+    assert check_against(by_hand, perceptual_reference, cases)
+    assert not check_against(lambda sr, hr, after: by_hand(sr, hr, False), perceptual_reference, cases)
+    assert not check_against(lambda sr, hr, after: ((by_hand(sr, hr, after)) ** 2), perceptual_reference, cases)
+    sr, hr, _ = cases[0]
+    assert float(perceptual_reference(sr, hr, True)) < float(perceptual_reference(sr, hr, False))  # ReLU zeros differences

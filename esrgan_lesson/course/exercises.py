@@ -6,8 +6,11 @@ It never raises for a wrong or unfinished answer (a notebook cell that checks
 an exercise should not stop the notebook): it returns ``False`` and says why.
 
 Cases for the chapters' exercises: :func:`logit_cases` (the GAN losses,
-chapter 4), :func:`sr_cases` (Y-PSNR, chapter 1) and :func:`schedule_cases`
-with its reference :func:`scheduled_lr` (the learning-rate schedule, chapter 7).
+chapter 4), :func:`sr_cases` (Y-PSNR, chapter 1), :func:`rdb_cases` (the
+residual dense block, chapter 3), :func:`perceptual_cases` with its reference
+:func:`perceptual_reference` (the perceptual loss before and after the
+activation, chapter 5) and :func:`schedule_cases` with its reference
+:func:`scheduled_lr` (the learning-rate schedule, chapter 7).
 """
 from __future__ import annotations
 
@@ -19,9 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from esrgan_lesson.course import texture
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import VAL_NAMES, demo_images
 from esrgan_lesson.data.pairs import make_pairs
+from esrgan_lesson.losses import PerceptualLoss
+from esrgan_lesson.models.rrdbnet import ResidualDenseBlock
+from esrgan_lesson.models.texture_vgg import FEATURE_LAYER, FEATURE_LAYER_POST
 from esrgan_lesson.training.builders import build_scheduler
 from esrgan_lesson.training.config import StageConfig, TrainConfig
 
@@ -167,4 +174,61 @@ def schedule_cases(configs: Mapping[str, TrainConfig]) -> list[tuple[StageConfig
     return cases
 
 
-__all__ = ["check_against", "logit_cases", "schedule_cases", "scheduled_lr", "sr_cases"]
+def rdb_cases(seed: int = 0) -> list[tuple[ResidualDenseBlock, torch.Tensor]]:
+    """Four ``(rdb, x)`` cases for a residual-dense-block answer (chapter 3).
+
+    Each block is small (nf 8, gc 4) with PyTorch's default random weights (not
+    the ×0.1 init, so that every conv visibly matters); the last uses a residual
+    scale of 0.5 instead of 0.2, so an answer must read ``rdb.residual_scale``.
+    ``x``: (2, 8, 12, 12) features, standard normal. The global RNG is left as it was.
+    """
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in range(4):
+            rdb = ResidualDenseBlock(num_feat=8, num_grow_ch=4, residual_scale=0.5 if k == 3 else 0.2,
+                                     small_init=False).eval()
+            cases.append((rdb, torch.randn(2, 8, 12, 12)))
+    return cases
+
+
+def perceptual_cases(names: Sequence[str] = VAL_NAMES, size: int = 64, seed: int = 0
+                     ) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """``(sr, hr, after)`` cases for a perceptual-loss answer (chapter 5).
+
+    ``hr``: the central ``size``×``size`` crop of each held-out demo image, a
+    (1, 3, size, size) batch in [0, 1]; ``sr``: that crop with Gaussian noise
+    (sd 0.05) and a brightness offset of +0.03, clipped to [0, 1]. Every pair is
+    given twice, with ``after`` False (features before the activation) and True.
+    """
+    g = torch.Generator().manual_seed(seed)
+    cases = []
+    for img in demo_images(tuple(names)).values():
+        t = torch.as_tensor(np.ascontiguousarray(img), dtype=torch.float32).permute(2, 0, 1)
+        top, left = (t.shape[1] - size) // 2, (t.shape[2] - size) // 2
+        hr = t[:, top:top + size, left:left + size].unsqueeze(0).contiguous()
+        sr = (hr + 0.05 * torch.randn(hr.shape, generator=g) + 0.03).clamp(0, 1)
+        cases += [(sr, hr, False), (sr, hr, True)]
+    return cases
+
+
+#: The package's perceptual loss on the texture network, by read-out layer (built once each).
+_PERCEPTUAL: dict[str, PerceptualLoss] = {}
+
+
+@torch.no_grad()
+def perceptual_reference(sr: torch.Tensor, hr: torch.Tensor, after: bool) -> torch.Tensor:
+    """The package's :class:`~esrgan_lesson.losses.PerceptualLoss` (L1) on the course texture network.
+
+    ``after`` False reads ``conv4_2`` (before the activation, ESRGAN), True
+    ``relu4_2`` (after it, SRGAN). ``sr``, ``hr``: (N, 3, H, W) in [0, 1].
+    Returns a 0-dim tensor.
+    """
+    layer = FEATURE_LAYER_POST if after else FEATURE_LAYER
+    if layer not in _PERCEPTUAL:
+        _PERCEPTUAL[layer] = PerceptualLoss(layer=layer, feature_extractor=texture.feature_extractor("texture", [layer]))
+    return _PERCEPTUAL[layer](sr, hr)
+
+
+__all__ = ["check_against", "logit_cases", "perceptual_cases", "perceptual_reference", "rdb_cases",
+           "schedule_cases", "scheduled_lr", "sr_cases"]
