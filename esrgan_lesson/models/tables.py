@@ -17,16 +17,28 @@ from torch import nn
 from ..errors import ConfigError
 from .discriminator import SUPPORTED_INPUT_SIZES, VGGStyleDiscriminator
 from .plain import PLAIN_SCALES, PlainResNet
-from .rrdbnet import RRDBNet
+from .rrdbnet import RRDBNet, scaled_kaiming_init_
 from .srresnet import SRResNet
 
 #: Upscale factors SRResNet's pixel-shuffle upsampler supports.
 SRRESNET_SCALES = (2, 4, 8)
 
 
-def rrdbnet(*, scale: int, num_feat: int, num_block: int, num_grow_ch: int, **_unused: object) -> nn.Module:
-    """ESRGAN's generator (Sec. 3.1): RRDB blocks, no batch norm."""
-    return RRDBNet(3, 3, scale=scale, num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch)
+#: ``model.rdb_init`` -> how the convs inside every residual dense block start (chapter 3's init comparison):
+#: ESRGAN's Kaiming x0.1 (Sec. 3.1), plain Kaiming x1, or PyTorch's default ``Conv2d`` init.
+RDB_INITS = ("kaiming_x0.1", "kaiming", "pytorch")
+
+
+def rrdbnet(*, scale: int, num_feat: int, num_block: int, num_grow_ch: int, rdb_init: str = "kaiming_x0.1",
+            **_unused: object) -> nn.Module:
+    """ESRGAN's generator (Sec. 3.1): RRDB blocks, no batch norm; ``rdb_init`` one of :data:`RDB_INITS`."""
+    if rdb_init not in RDB_INITS:
+        raise ConfigError(f"model.rdb_init: must be one of {', '.join(RDB_INITS)}, got {rdb_init!r}")
+    net = RRDBNet(3, 3, scale=scale, num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
+                  small_init=rdb_init == "kaiming_x0.1")
+    if rdb_init == "kaiming":
+        scaled_kaiming_init_([rrdb for rrdb in net.body], 1.0)
+    return net
 
 
 def srresnet(*, scale: int, num_feat: int, num_block: int, use_bn: bool, **_unused: object) -> nn.Module:

@@ -28,7 +28,9 @@ from esrgan_lesson.paper import (
 class ModelConfig:
     """The generator. ``type``: a name in :data:`esrgan_lesson.models.tables.GENERATORS`:
     ``rrdbnet`` (ESRGAN), ``srresnet`` (SRGAN, BN switchable) or ``plain_resnet``
-    (RRDBNet's head and upsampler around plain residual blocks)."""
+    (RRDBNet's head and upsampler around plain residual blocks). ``rdb_init``
+    (rrdbnet only): ``kaiming_x0.1`` (ESRGAN Sec. 3.1), ``kaiming`` (x1) or
+    ``pytorch`` (the default ``Conv2d`` init) for the convs of every dense block."""
 
     type: str = "rrdbnet"
     scale: int = 4
@@ -36,6 +38,7 @@ class ModelConfig:
     num_block: int = NUM_BLOCKS
     num_grow_ch: int = GROWTH_CHANNELS
     use_bn: bool = False  # srresnet only
+    rdb_init: str = "kaiming_x0.1"  # rrdbnet only
 
 
 @dataclass
