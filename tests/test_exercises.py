@@ -1,7 +1,8 @@
-"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 3, 5 and 7."""
+"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 2, 3, 5 and 7."""
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
 
 import numpy as np
@@ -10,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from esrgan_lesson.course import texture
-from esrgan_lesson.course.exercises import (check_against, logit_cases, perceptual_cases, perceptual_reference, rdb_cases,
-                                             schedule_cases, scheduled_lr, sr_cases)
+from esrgan_lesson.course.exercises import (batch_norm_cases, bn_train_forward, check_against, logit_cases,
+                                             perceptual_cases, perceptual_reference, rdb_cases, schedule_cases,
+                                             scheduled_lr, sr_cases)
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import demo_images
 from esrgan_lesson.data.pairs import make_pair
@@ -158,3 +160,51 @@ def test_perceptual_reference_is_the_texture_nets_l1_before_or_after_relu(capsys
     assert not check_against(lambda sr, hr, after: ((by_hand(sr, hr, after)) ** 2), perceptual_reference, cases)
     sr, hr, _ = cases[0]
     assert float(perceptual_reference(sr, hr, True)) < float(perceptual_reference(sr, hr, False))  # ReLU zeros differences
+
+
+# --- chapter 2: batch normalisation in training mode ---------------------------------------------------
+def _bn_by_hand(x, bn, dims=(0, 2, 3), unbiased=False, affine=True, running=False, eps=None):
+    if running:   # evaluation mode: the stored statistics instead of the batch's
+        mean, var = bn.running_mean.view(1, -1, 1, 1), bn.running_var.view(1, -1, 1, 1)
+    else:
+        mean, var = x.mean(dim=dims, keepdim=True), x.var(dim=dims, unbiased=unbiased, keepdim=True)
+    y = (x - mean) / torch.sqrt(var + (bn.eps if eps is None else eps))
+    return y * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1) if affine else y
+
+
+def test_batch_norm_cases_tell_train_mode_bn_from_its_slips(capsys) -> None:
+    cases = batch_norm_cases()
+    assert all(bn.training for _, bn in cases) and min(x.shape[0] for x, _ in cases) == 1
+    assert any(bn.eps != 1e-5 for _, bn in cases)
+    assert check_against(_bn_by_hand, bn_train_forward, cases)
+    assert capsys.readouterr().out.startswith("✓ matches esrgan_lesson.course.exercises.bn_train_forward on 5 cases")
+    slips = {"unbiased variance": lambda x, bn: _bn_by_hand(x, bn, unbiased=True),
+             "over N only": lambda x, bn: _bn_by_hand(x, bn, dims=(0,)),
+             "over the whole tensor": lambda x, bn: _bn_by_hand(x, bn, dims=(0, 1, 2, 3)),
+             "no weight and bias": lambda x, bn: _bn_by_hand(x, bn, affine=False),
+             "running statistics": lambda x, bn: _bn_by_hand(x, bn, running=True),
+             "PyTorch's layer in eval mode": lambda x, bn: copy.deepcopy(bn).eval()(x)}
+    for name, slip in slips.items():
+        assert not check_against(slip, bn_train_forward, cases), name
+        assert "differs from" in capsys.readouterr().out, name
+    # eps hard-coded to PyTorch's default: only the cases with another eps catch it
+    assert not check_against(lambda x, bn: _bn_by_hand(x, bn, eps=1e-5), bn_train_forward, cases)
+    assert "case 2: differs" in capsys.readouterr().out
+
+
+def test_a_batch_norm_check_leaves_the_cases_layers_as_they_were() -> None:
+    cases = batch_norm_cases()
+    before = [{k: v.clone() for k, v in bn.state_dict().items()} for _, bn in cases]
+    for _ in range(2):
+        assert check_against(_bn_by_hand, bn_train_forward, cases)
+    for (_, bn), saved in zip(cases, before):
+        assert bn.training
+        assert all(torch.equal(v, saved[k]) for k, v in bn.state_dict().items())   # running stats and counter too
+    x, bn = cases[0]
+    assert not torch.equal(bn_train_forward(x, bn), bn.eval()(x))   # the running statistics differ from the batch's
+    torch.manual_seed(5)
+    first = torch.rand(1)
+    torch.manual_seed(5)
+    again = batch_norm_cases()
+    assert torch.equal(torch.rand(1), first)   # the global RNG is left as it was
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(again, cases))   # and the cases are reproducible

@@ -9,18 +9,22 @@ Cases for the chapters' exercises: :func:`logit_cases` (the GAN losses,
 chapter 4), :func:`sr_cases` (Y-PSNR, chapter 1), :func:`rdb_cases` (the
 residual dense block, chapter 3), :func:`perceptual_cases` with its reference
 :func:`perceptual_reference` (the perceptual loss before and after the
-activation, chapter 5) and :func:`schedule_cases` with its reference
-:func:`scheduled_lr` (the learning-rate schedule, chapter 7).
+activation, chapter 5), :func:`schedule_cases` with its reference
+:func:`scheduled_lr` (the learning-rate schedule, chapter 7) and
+:func:`batch_norm_cases` with its reference :func:`bn_train_forward`
+(batch normalisation in training mode, chapter 2).
 """
 from __future__ import annotations
 
 import bisect
+import copy
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from esrgan_lesson.course import texture
 from esrgan_lesson.course.sr_problem import upscale_bicubic
@@ -230,5 +234,59 @@ def perceptual_reference(sr: torch.Tensor, hr: torch.Tensor, after: bool) -> tor
     return _PERCEPTUAL[layer](sr, hr)
 
 
-__all__ = ["check_against", "logit_cases", "perceptual_cases", "perceptual_reference", "rdb_cases",
-           "schedule_cases", "scheduled_lr", "sr_cases"]
+#: (N, C, H, W, eps) of each batch-norm case; the third has a batch of one image (statistics over its pixels only).
+_BN_SHAPES = ((4, 3, 6, 6, 1e-5), (2, 5, 4, 7, 1e-3), (1, 6, 5, 5, 1e-5), (8, 8, 3, 3, 0.1), (3, 4, 2, 9, 1e-2))
+
+
+def batch_norm_cases(seed: int = 0) -> list[tuple[torch.Tensor, nn.BatchNorm2d]]:
+    """Five ``(x, bn)`` cases for a train-mode batch-norm answer (chapter 2).
+
+    ``bn``: an ``nn.BatchNorm2d`` with C = 3 to 8 channels, in training mode,
+    with random affine parameters (``weight`` of either sign, 0.5 ≤ |γ| ≤ 2;
+    ``bias`` β in [-1, 1]) and ``eps`` 1e-5, 1e-3 or larger (0.01, 0.1), so an
+    answer must read ``bn.eps``. Its running statistics are set as if it had
+    been trained on similar but not identical data (running mean within about
+    ±1 of the batch's channel means, running variance 0.25 to 4 times the
+    channel's), so an answer that normalises with them (evaluation mode) fails.
+    ``x``: (N, C, H, W) with channel c drawn as mean_c + sd_c · N(0, 1),
+    mean_c in [-2, 2], sd_c in [0.3, 3]; shapes (4, 3, 6, 6), (2, 5, 4, 7),
+    (1, 6, 5, 5) (one image: its own pixels give the statistics), (8, 8, 3, 3)
+    and (3, 4, 2, 9). Everything is float64, so that rounding cannot blur the
+    verdict (a right float32 answer already differs from PyTorch's by up to
+    about 1e-6). The global RNG is left as it was.
+    """
+    cases = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for n, c, h, w, eps in _BN_SHAPES:
+            bn = nn.BatchNorm2d(c, eps=eps).double()
+            mean = torch.empty(c, dtype=torch.float64).uniform_(-2.0, 2.0)
+            sd = torch.empty(c, dtype=torch.float64).uniform_(0.3, 3.0)
+            with torch.no_grad():
+                sign = torch.where(torch.rand(c) < 0.3, -1.0, 1.0).double()
+                bn.weight.copy_(torch.empty(c, dtype=torch.float64).uniform_(0.5, 2.0) * sign)
+                bn.bias.copy_(torch.empty(c, dtype=torch.float64).uniform_(-1.0, 1.0))
+                bn.running_mean.copy_(mean + 0.5 * torch.randn(c, dtype=torch.float64))
+                bn.running_var.copy_((sd * torch.empty(c, dtype=torch.float64).uniform_(0.5, 2.0)) ** 2)
+                bn.num_batches_tracked.fill_(1000)
+            x = torch.randn(n, c, h, w, dtype=torch.float64) * sd.view(1, c, 1, 1) + mean.view(1, c, 1, 1)
+            cases.append((x, bn.train()))
+    return cases
+
+
+@torch.no_grad()
+def bn_train_forward(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """What PyTorch's ``bn(x)`` returns in training mode, leaving ``bn`` itself untouched.
+
+    ``x``: (N, C, H, W); ``bn``: an ``nn.BatchNorm2d`` over C channels. The
+    layer is run on a deep copy set to training mode: each channel is
+    normalised by the mean and biased variance of ``x`` over N, H and W, then
+    scaled by ``bn.weight`` and shifted by ``bn.bias``. The copy's running
+    statistics take the update, so ``bn``'s stay as they were however often a
+    check runs. Returns (N, C, H, W), the dtype of ``x``.
+    """
+    return copy.deepcopy(bn).train()(x)
+
+
+__all__ = ["batch_norm_cases", "bn_train_forward", "check_against", "logit_cases", "perceptual_cases",
+           "perceptual_reference", "rdb_cases", "schedule_cases", "scheduled_lr", "sr_cases"]
