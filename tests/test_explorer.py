@@ -252,15 +252,15 @@ def test_sweep_scores_both_modes_and_agrees_at_the_ends(models, lr_crop) -> None
     alphas = (0.0, 0.25, 0.5, 0.75, 1.0)
     points = sweep(psnr_model, gan_model, [("a", lr, hr), ("b", lr, hr)], alphas)
     assert len(points) == 2 * 2 * len(alphas)
-    net = {a: p for p in points if p.name == "a" and p.mode == "network" for a in [p.alpha]}
-    img = {a: p for p in points if p.name == "a" and p.mode == "image" for a in [p.alpha]}
+    net = {a: p for p in points if p.scores.name == "a" and p.mode == "network" for a in [p.alpha]}
+    img = {a: p for p in points if p.scores.name == "a" and p.mode == "image" for a in [p.alpha]}
     assert net[0.0] == pytest.approx(img[0.0].__class__(**{**img[0.0].__dict__, "mode": "network"}))
-    assert net[1.0].psnr_y == img[1.0].psnr_y and net[1.0].flat_energy == img[1.0].flat_energy
+    assert net[1.0].scores.psnr == img[1.0].scores.psnr and net[1.0].flat_energy == img[1.0].flat_energy
     for a in alphas:  # |grad|^2 is convex, so a pixel blend's energy is at most the blend of energies
         bound = (1 - a) * img[0.0].flat_energy + a * img[1.0].flat_energy
         assert img[a].flat_energy <= bound + 1e-12
     curve = mean_curve(points, "network", "psnr_y")
-    assert list(curve) == list(alphas) and curve[0.0] == pytest.approx(net[0.0].psnr_y)
+    assert list(curve) == list(alphas) and curve[0.0] == pytest.approx(net[0.0].scores.psnr)
     with pytest.raises(ESRGANError, match="no sweep points"):
         mean_curve(points, "pixels", "psnr_y")
 

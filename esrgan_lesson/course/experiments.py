@@ -88,7 +88,7 @@ def gains_vs_bicubic(model: nn.Module, pairs: Iterable[tuple[str, torch.Tensor, 
                      device: torch.device | str = "cpu") -> dict[str, float]:
     """Y-PSNR of ``model`` minus Y-PSNR of MATLAB bicubic, in dB, per image (eval mode, crop = scale)."""
     report = evaluate_generator(model, pairs, scale, device)
-    return {s.name: s.gain_db for s in report.images}
+    return {s.model.name: s.gain_db for s in report.images}
 
 
 @torch.no_grad()

@@ -101,10 +101,6 @@ class MethodScores:
     method: str
     scores: ImageScores
 
-    @property
-    def name(self) -> str:
-        return self.scores.name
-
 
 def score_output(name: str, method: str, sr: torch.Tensor, hr: torch.Tensor, scale: int) -> MethodScores:
     """Score one SR output (3, H, W) in [0, 1] against ``hr`` (3, H, W) in [0, 1].

@@ -80,8 +80,9 @@ class DetailScores:
     """One output against its ground truth: the package's score record plus NIQE and regional detail.
 
     ``scores``: :func:`esrgan_lesson.metrics.score_image` (8-bit output,
-    ``scale`` border crop); ``y_psnr`` (dB) and ``grad_ratio`` (gradient
-    energy over the whole image relative to the HR image's) read it.
+    ``scale`` border crop), e.g. ``scores.psnr`` (Y-PSNR, dB) and
+    ``scores.grad_ratio`` (gradient energy over the whole image relative to the
+    HR image's).
     ``niqe`` (lower = more natural) and the number of 96x96 blocks it used, or
     ``None`` when the output is too small; gradient energies relative to the
     HR image's (1 = as much local contrast as the truth): ``flat_ratio`` where
@@ -93,14 +94,6 @@ class DetailScores:
     niqe_blocks: int
     flat_ratio: float
     textured_ratio: float
-
-    @property
-    def y_psnr(self) -> float:
-        return self.scores.psnr
-
-    @property
-    def grad_ratio(self) -> float:
-        return self.scores.grad_ratio
 
 
 def _chw(img: np.ndarray) -> torch.Tensor:
@@ -129,6 +122,6 @@ def format_scores(scores: dict[str, DetailScores]) -> str:
     lines = [f"{'method':{w}s} {'Y-PSNR dB':>9s} {'NIQE':>6s} {'blocks':>6s} {'grad':>6s} {'flat':>6s} {'textured':>8s}"]
     for name, sc in scores.items():
         nq = f"{sc.niqe:6.2f}" if sc.niqe is not None else f"{'n/a':>6s}"
-        lines.append(f"{name:{w}s} {sc.y_psnr:9.2f} {nq} {sc.niqe_blocks:6d} {sc.grad_ratio:6.2f} "
+        lines.append(f"{name:{w}s} {sc.scores.psnr:9.2f} {nq} {sc.niqe_blocks:6d} {sc.scores.grad_ratio:6.2f} "
                      f"{sc.flat_ratio:6.2f} {sc.textured_ratio:8.2f}")
     return "\n".join(lines)

@@ -48,13 +48,8 @@ class PairScores:
         return self.model.psnr
 
     @property
-    def psnr_bicubic(self) -> float:
-        """Bicubic's Y-PSNR in dB on the same pair."""
-        return self.bicubic.psnr
-
-    @property
     def gain_db(self) -> float:
-        """``psnr - psnr_bicubic`` in dB."""
+        """The model's Y-PSNR minus bicubic's on the same pair, in dB."""
         return self.model.psnr - self.bicubic.psnr
 
 
@@ -66,8 +61,8 @@ class EvalReport:
 
     def mean(self, key: str) -> float:
         """Mean over the pairs of an :class:`~esrgan_lesson.metrics.ImageScores` field of the model's
-        outputs, or of ``psnr_bicubic``; 0 without pairs."""
-        values = [s.psnr_bicubic if key == "psnr_bicubic" else getattr(s.model, key) for s in self.images]
+        outputs, or with ``key="psnr_bicubic"`` of bicubic's Y-PSNR (dB); 0 without pairs."""
+        values = [s.bicubic.psnr if key == "psnr_bicubic" else getattr(s.model, key) for s in self.images]
         return sum(values) / max(1, len(values))
 
     def summary(self) -> dict[str, float]:

@@ -128,8 +128,9 @@ class SweepPoint:
     (:func:`esrgan_lesson.metrics.score_image`: 8-bit output, Y-PSNR with
     ``scale`` border pixels cropped, the sharpness figures of the whole
     output); ``flat_energy``: mean |grad Y|^2 of the same 8-bit output inside
-    the HR image's flat regions (:func:`flat_mask`). ``psnr_y`` is
-    ``scores.psnr``; :meth:`value` reads any figure by name.
+    the HR image's flat regions (:func:`flat_mask`). The image's name is
+    ``scores.name``, its Y-PSNR (dB) ``scores.psnr``; :meth:`value` reads any
+    figure by name.
     """
 
     mode: str
@@ -137,18 +138,13 @@ class SweepPoint:
     scores: ImageScores
     flat_energy: float
 
-    @property
-    def name(self) -> str:
-        return self.scores.name
-
-    @property
-    def psnr_y(self) -> float:
-        return self.scores.psnr
-
     def value(self, key: str) -> float:
-        """``key`` of this point (``alpha``, ``psnr_y``, ``flat_energy``) or of its :class:`ImageScores`."""
-        if key in ("alpha", "psnr_y", "flat_energy"):
+        """``key`` of this point: ``alpha``, ``flat_energy``, ``psnr_y`` (``scores.psnr``, dB) or a
+        numeric :class:`ImageScores` field."""
+        if key in ("alpha", "flat_energy"):
             return float(getattr(self, key))
+        if key == "psnr_y":
+            return float(self.scores.psnr)
         if key not in ImageScores.__dataclass_fields__ or key in ("name", "colour_shift"):
             raise ESRGANError(f"a sweep point has no figure {key!r}")
         return float(getattr(self.scores, key))
