@@ -119,13 +119,8 @@ def test_ema_tensor_lists_are_built_once(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(binds) == 2
 
 
-def test_ema_applied_flag() -> None:
-    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
-    with torch.no_grad():
-        model[0].weight.fill_(2.0)
-    ema = ModelEMA(model, decay=0.75)
-    with torch.no_grad():
-        model[0].weight.fill_(6.0)
+def test_ema_applied_flag(ema_pair: tuple[nn.Sequential, ModelEMA]) -> None:
+    model, ema = ema_pair
     model[1].num_batches_tracked.fill_(7)
     ema.update(model, applied=torch.tensor(False))  # skipped step: nothing moves, counters included
     assert ema.module[0].weight.item() == 2.0 and ema.module[1].num_batches_tracked.item() == 0

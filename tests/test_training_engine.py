@@ -135,13 +135,9 @@ def test_apply_update_statuses() -> None:
 
 
 # --- EMA ----------------------------------------------------------------------------------------
-def test_ema_arithmetic_by_hand() -> None:
-    model = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
+def test_ema_arithmetic_by_hand(ema_pair: tuple[nn.Sequential, ModelEMA]) -> None:
+    model, ema = ema_pair
     with torch.no_grad():
-        model[0].weight.fill_(2.0)
-    ema = ModelEMA(model, decay=0.75)
-    with torch.no_grad():
-        model[0].weight.fill_(6.0)
         model[1].running_mean.fill_(4.0)
     model[1].num_batches_tracked.fill_(7)
     ema.update(model)
