@@ -1,4 +1,4 @@
-"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 2, 3, 5 and 7."""
+"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 2, 3, 5, 6 and 7."""
 from __future__ import annotations
 
 import bisect
@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from esrgan_lesson.course import texture
-from esrgan_lesson.course.exercises import (batch_norm_cases, bn_train_forward, check_against, logit_cases,
-                                             perceptual_cases, perceptual_reference, rdb_cases, schedule_cases,
-                                             scheduled_lr, sr_cases)
+from esrgan_lesson.course.exercises import (batch_norm_cases, bn_train_forward, check_against, flat_answer,
+                                             flat_state_dict, interpolation_cases, interpolation_reference,
+                                             logit_cases, perceptual_cases, perceptual_reference, rdb_cases,
+                                             schedule_cases, scheduled_lr, sr_cases)
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import demo_images
 from esrgan_lesson.data.pairs import make_pair
@@ -208,3 +209,70 @@ def test_a_batch_norm_check_leaves_the_cases_layers_as_they_were() -> None:
     again = batch_norm_cases()
     assert torch.equal(torch.rand(1), first)   # the global RNG is left as it was
     assert all(torch.equal(a[0], b[0]) for a, b in zip(again, cases))   # and the cases are reproducible
+
+
+# --- chapter 6: network interpolation of two state dicts ----------------------------------------------
+def _interp_by_hand(psnr, gan, alpha):
+    return {k: (1 - alpha) * v + alpha * gan[k] if v.is_floating_point() else v.clone() for k, v in psnr.items()}
+
+
+def test_interpolation_cases_are_relatives_with_a_counter() -> None:
+    cases = interpolation_cases()
+    assert [a for _, _, a in cases] == [0.0, 0.2, 0.5, 0.8, 1.0, 0.3, 0.7, 1.0]
+    for psnr, gan, _ in cases:
+        assert psnr.keys() == gan.keys() and all(psnr[k].shape == gan[k].shape for k in psnr)
+        assert all(not torch.equal(psnr[k], gan[k]) for k in psnr)   # every entry, biases and counters too, differs
+    counters = [k for k, v in cases[5][0].items() if not v.is_floating_point()]
+    assert counters and all(k.endswith("num_batches_tracked") for k in counters)
+    assert not any(not v.is_floating_point() for v in cases[0][0].values())   # the RRDBNet pair is all float
+    torch.manual_seed(5)
+    first = torch.rand(1)
+    torch.manual_seed(5)
+    again = interpolation_cases()
+    assert torch.equal(torch.rand(1), first)   # the global RNG is left as it was
+    assert torch.equal(flat_state_dict(again[7][1]), flat_state_dict(cases[7][1]))   # and the cases are reproducible
+
+
+def test_flat_state_dict_sorts_keys_and_keeps_counters() -> None:
+    state = {"b": torch.tensor([3.0, 4.0]), "a": torch.tensor([[1.0], [2.0]]), "n": torch.tensor(7)}
+    flat = flat_state_dict(state)
+    assert flat.dtype == torch.float64 and flat.tolist() == [1.0, 2.0, 3.0, 4.0, 7.0]
+    assert torch.equal(flat_state_dict(dict(reversed(list(state.items())))), flat)   # key order does not matter
+    with pytest.raises(TypeError, match="dict of tensors"):
+        flat_state_dict(torch.zeros(3))
+    assert flat_answer(lambda *case: None)(1, 2) is None   # a stub stays a stub for the checker
+
+
+def test_interpolation_by_hand_passes_and_the_slips_fail(capsys) -> None:
+    cases = interpolation_cases()
+    assert check_against(flat_answer(_interp_by_hand), interpolation_reference, cases)
+    assert capsys.readouterr().out.startswith(
+        "✓ matches esrgan_lesson.course.exercises.interpolation_reference on 8 cases")
+    lerp = lambda p, g, a: {k: torch.lerp(v, g[k], a) if v.is_floating_point() else v for k, v in p.items()}
+    assert check_against(flat_answer(lerp), interpolation_reference, cases)   # float32 lerp is within tolerance
+    capsys.readouterr()
+    slips = {  # name -> (answer, the first case that catches it)
+        "alpha the wrong way round": (lambda p, g, a: _interp_by_hand(g, p, a), 1),
+        "counters interpolated too": (lambda p, g, a: {k: (1 - a) * v + a * g[k] for k, v in p.items()}, 6),
+        "counters taken from gan": (lambda p, g, a: {**_interp_by_hand(p, g, a),
+                                                     **{k: v for k, v in g.items() if not v.is_floating_point()}}, 6),
+        "weights only, biases kept": (lambda p, g, a: {k: (1 - a) * v + a * g[k] if k.endswith("weight") else v
+                                                       for k, v in p.items()}, 2),
+    }
+    for name, (slip, first) in slips.items():
+        assert not check_against(flat_answer(slip), interpolation_reference, cases), name
+        assert f"case {first}: differs from" in capsys.readouterr().out, name
+    floats_only = lambda p, g, a: {k: (1 - a) * v + a * g[k] for k, v in p.items() if v.is_floating_point()}
+    assert not check_against(flat_answer(floats_only), interpolation_reference, cases)
+    assert "case 6: shape" in capsys.readouterr().out   # the counters dropped
+
+
+def test_an_interpolation_check_leaves_the_cases_as_they_were() -> None:
+    cases = interpolation_cases()
+    before = [(flat_state_dict(p), flat_state_dict(g)) for p, g, _ in cases]
+    assert check_against(flat_answer(_interp_by_hand), interpolation_reference, cases)
+    assert all(torch.equal(flat_state_dict(p), bp) and torch.equal(flat_state_dict(g), bg)
+               for (p, g, _), (bp, bg) in zip(cases, before))
+    psnr, gan, _ = cases[5]
+    assert torch.equal(interpolation_reference(psnr, gan, 0.0), flat_state_dict(psnr))   # the ends are exact
+    assert not torch.equal(interpolation_reference(psnr, gan, 1.0), flat_state_dict(gan))   # counters come from psnr

@@ -10,9 +10,12 @@ chapter 4), :func:`sr_cases` (Y-PSNR, chapter 1), :func:`rdb_cases` (the
 residual dense block, chapter 3), :func:`perceptual_cases` with its reference
 :func:`perceptual_reference` (the perceptual loss before and after the
 activation, chapter 5), :func:`schedule_cases` with its reference
-:func:`scheduled_lr` (the learning-rate schedule, chapter 7) and
+:func:`scheduled_lr` (the learning-rate schedule, chapter 7),
 :func:`batch_norm_cases` with its reference :func:`bn_train_forward`
-(batch normalisation in training mode, chapter 2).
+(batch normalisation in training mode, chapter 2) and
+:func:`interpolation_cases` with its reference :func:`interpolation_reference`
+and the adapter :func:`flat_answer` (network interpolation of two state
+dicts, chapter 6).
 """
 from __future__ import annotations
 
@@ -31,10 +34,12 @@ from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import VAL_NAMES, demo_images
 from esrgan_lesson.data.pairs import make_pairs
 from esrgan_lesson.losses import PerceptualLoss
-from esrgan_lesson.models.rrdbnet import ResidualDenseBlock
+from esrgan_lesson.models.rrdbnet import ResidualDenseBlock, RRDBNet
+from esrgan_lesson.models.srresnet import SRResNet
 from esrgan_lesson.models.texture_vgg import FEATURE_LAYER, FEATURE_LAYER_POST
 from esrgan_lesson.training.builders import build_scheduler
 from esrgan_lesson.training.config import StageConfig, TrainConfig
+from esrgan_lesson.weights.interpolation import interpolate_state_dicts
 
 
 def _describe(fn: Callable[..., Any]) -> str:
@@ -288,5 +293,110 @@ def bn_train_forward(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
     return copy.deepcopy(bn).train()(x)
 
 
-__all__ = ["batch_norm_cases", "bn_train_forward", "check_against", "logit_cases", "perceptual_cases",
+def _as_if_trained(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``model``'s state dict with its BatchNorm layers given trained-looking values."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+                m.num_batches_tracked.fill_(1000)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _fine_tuned(psnr: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``psnr`` moved as if by further training: every float entry by noise of half its mean size (+0.01), counters +500."""
+    gan = {}
+    for k, v in psnr.items():
+        if v.is_floating_point():
+            gan[k] = v + (0.5 * v.abs().mean() + 0.01) * torch.randn_like(v)
+        else:
+            gan[k] = v + 500
+    return gan
+
+
+#: The alphas of each interpolation case: five for the RRDBNet pair, three for the SRResNet pair.
+_RRDB_ALPHAS = (0.0, 0.2, 0.5, 0.8, 1.0)
+_SRRESNET_ALPHAS = (0.3, 0.7, 1.0)
+
+
+def interpolation_cases(seed: int = 0) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], float]]:
+    """Eight ``(psnr, gan, alpha)`` cases for a network-interpolation answer (chapter 6).
+
+    ``psnr`` and ``gan`` are state dicts (key -> tensor) of the same small
+    architecture, ``alpha`` in [0, 1]. Cases 1-5: an RRDBNet (x4, nf 8, one
+    RRDB, gc 4, PyTorch's default init so that biases are not zero), alpha 0,
+    0.2, 0.5, 0.8 and 1; all its entries are float32. Cases 6-8: an SRResNet
+    with batch norm (x4, nf 8, two blocks), alpha 0.3, 0.7 and 1; its BN layers
+    hold trained-looking statistics and an int64 ``num_batches_tracked`` of
+    1000, so an answer must tell float entries from the others. In each pair
+    ``gan`` is ``psnr`` moved as if by further training: every float entry
+    plus Gaussian noise of sd 0.5·mean|entry| + 0.01 (so every entry, biases
+    and BN statistics too, differs), every counter plus 500. The two dicts of
+    a pair are shared by its cases; an answer must not change them in place.
+    The global RNG is left as it was.
+    """
+    cases: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], float]] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        pairs = []
+        for model, alphas in ((RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4, small_init=False), _RRDB_ALPHAS),
+                              (SRResNet(num_feat=8, num_block=2, scale=4, use_bn=True), _SRRESNET_ALPHAS)):
+            psnr = _as_if_trained(model)
+            pairs.append((psnr, _fine_tuned(psnr), alphas))
+        for psnr, gan, alphas in pairs:
+            cases += [(psnr, gan, a) for a in alphas]
+    return cases
+
+
+def flat_state_dict(state: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Every entry of a state dict, flattened and concatenated in sorted key order, as one float64 vector.
+
+    Non-float entries (e.g. ``num_batches_tracked``) are included as their
+    float64 values, so a dict that drops, interpolates or mixes them up
+    differs from the package's in shape or in value. Raises ``TypeError`` for
+    anything but a mapping of tensors.
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"expected a dict of tensors (key -> tensor), got a {type(state).__name__}")
+    parts = []
+    for key in sorted(state):
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"entry {key!r} is a {type(value).__name__}, not a tensor")
+        parts.append(value.detach().double().flatten().cpu())
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+
+
+def flat_answer(answer: Callable[..., Any]) -> Callable[..., Any]:
+    """``answer`` (returning a state dict) as a function returning :func:`flat_state_dict` of it, for :func:`check_against`.
+
+    ``None`` (an unfinished stub) is passed through, so the checker can say so.
+    """
+    def flat(*case: Any) -> torch.Tensor | None:
+        out = answer(*case)
+        return None if out is None else flat_state_dict(out)
+    flat.__qualname__ = getattr(answer, "__qualname__", "answer")
+    return flat
+
+
+def interpolation_reference(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, torch.Tensor],
+                            alpha: float) -> torch.Tensor:
+    """The package's network interpolation (ESRGAN Eq. 4), as :func:`flat_state_dict` of its output.
+
+    :func:`~esrgan_lesson.weights.interpolation.interpolate_state_dicts`:
+    ``(1 - alpha) * psnr + alpha * gan`` for every float tensor (summed in
+    float64, cast back to the tensor's dtype), non-float entries copied from
+    ``psnr``. ``psnr``, ``gan``: state dicts with the same keys and shapes;
+    ``alpha`` in [0, 1]. Returns a 1-D float64 tensor of the total number of
+    entries; an answer's dict is compared through :func:`flat_answer`, key by
+    key in sorted order, so the order of its keys does not matter.
+    """
+    return flat_state_dict(interpolate_state_dicts(psnr, gan, alpha))
+
+
+__all__ = ["batch_norm_cases", "bn_train_forward", "check_against", "flat_answer", "flat_state_dict",
+           "interpolation_cases", "interpolation_reference", "logit_cases", "perceptual_cases",
            "perceptual_reference", "rdb_cases", "schedule_cases", "scheduled_lr", "sr_cases"]
