@@ -122,10 +122,6 @@ RECORD_FIELDS = {"psnr", "ssim", "rmse", "gradient_energy", "hf_energy", "grad_r
 OLD_PSNR_NAMES = {"psnr_y", "y_psnr", "psnr_bicubic"}
 #: Field names that mark a record of image scores.
 SCORE_FIELDS = RECORD_FIELDS | OLD_PSNR_NAMES
-#: The aliases left: ``PairScores.name`` / ``.psnr`` (= ``.model.name`` / ``.model.psnr``), still read by
-#: book/02 (``.images[0].psnr``) and book/03 (``s.name``). Drop an entry when its property goes.
-KNOWN_ALIASES = ["esrgan_lesson/training/evaluation.py:PairScores.name",
-                 "esrgan_lesson/training/evaluation.py:PairScores.psnr"]
 
 
 def score_records(source: str, where: str) -> list[str]:
@@ -169,13 +165,17 @@ def alias_properties(source: str, where: str) -> list[str]:
 def test_no_wrapper_renames_a_score_figure() -> None:
     found = [hit for p in sorted(PACKAGE.rglob("*.py"))
              for hit in alias_properties(p.read_text(), str(p.relative_to(PACKAGE.parent)))]
-    assert found == KNOWN_ALIASES, "read the wrapped record (e.g. point.scores.psnr) instead:\n" + "\n".join(found)
+    assert found == [], "read the wrapped record (e.g. point.scores.psnr) instead:\n" + "\n".join(found)
 
 
 def test_the_alias_check_sees_an_alias() -> None:
     alias = ("class W:\n    @property\n    def psnr_y(self) -> float:\n        \"\"\"dB.\"\"\"\n"
              "        return self.scores.psnr\n")
     assert alias_properties(alias, "x.py") == ["x.py:W.psnr_y"]
+    # the last two removed (issue 10): PairScores.name / .psnr
+    pair = ("class PairScores:\n    @property\n    def name(self) -> str:\n        return self.model.name\n\n"
+            "    @property\n    def psnr(self) -> float:\n        \"\"\"dB.\"\"\"\n        return self.model.psnr\n")
+    assert alias_properties(pair, "x.py") == ["x.py:PairScores.name", "x.py:PairScores.psnr"]
     derived = ("class W:\n    @property\n    def gain_db(self) -> float:\n"
                "        return self.model.psnr - self.bicubic.psnr\n")
     assert not alias_properties(derived, "x.py")

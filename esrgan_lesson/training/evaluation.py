@@ -39,15 +39,6 @@ class PairScores:
     bicubic: ImageScores
 
     @property
-    def name(self) -> str:
-        return self.model.name
-
-    @property
-    def psnr(self) -> float:
-        """The model's Y-PSNR in dB."""
-        return self.model.psnr
-
-    @property
     def gain_db(self) -> float:
         """The model's Y-PSNR minus bicubic's on the same pair, in dB."""
         return self.model.psnr - self.bicubic.psnr
