@@ -1,4 +1,4 @@
-"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 2, 3, 5, 6 and 7."""
+"""course.exercises: check_against tells a right answer from wrong, unfinished or broken ones; the case makers and references of chapters 1, 2, 3, 5, 6, 7 and 8."""
 from __future__ import annotations
 
 import bisect
@@ -14,12 +14,12 @@ from esrgan_lesson.course import texture
 from esrgan_lesson.course.exercises import (batch_norm_cases, bn_train_forward, check_against, flat_answer,
                                              flat_state_dict, interpolation_cases, interpolation_reference,
                                              logit_cases, perceptual_cases, perceptual_reference, rdb_cases,
-                                             schedule_cases, scheduled_lr, sr_cases)
+                                             schedule_cases, scheduled_lr, sr_cases, ssim_cases)
 from esrgan_lesson.course.sr_problem import upscale_bicubic
 from esrgan_lesson.data.demo import demo_images
 from esrgan_lesson.data.pairs import make_pair
 from esrgan_lesson.losses import ragan_d_loss, standard_d_loss
-from esrgan_lesson.metrics import psnr
+from esrgan_lesson.metrics import psnr, rgb2ycbcr, ssim
 from esrgan_lesson.models.rrdbnet import ResidualDenseBlock
 from esrgan_lesson.training.config import StageConfig, load_config
 
@@ -276,3 +276,60 @@ def test_an_interpolation_check_leaves_the_cases_as_they_were() -> None:
     psnr, gan, _ = cases[5]
     assert torch.equal(interpolation_reference(psnr, gan, 0.0), flat_state_dict(psnr))   # the ends are exact
     assert not torch.equal(interpolation_reference(psnr, gan, 1.0), flat_state_dict(gan))   # counters come from psnr
+
+
+# --- chapter 8: SSIM on Y ------------------------------------------------------------------------------
+def _ssim_by_hand(sr: np.ndarray, hr: np.ndarray, scale: int, window: str = "gaussian", peak: float = 255.0,
+                  crop: bool = True, padding: str = "valid") -> float:
+    """Mean SSIM map of the Y channels (0-255) of two (H, W, 3) images in [0, 1], written out; the keywords
+    make the slips: an 8x8 box window, constants for a peak of 1, no border crop, zero 'same' padding."""
+    a, b = rgb2ycbcr(sr), rgb2ycbcr(hr)
+    if crop:
+        a, b = a[scale:-scale, scale:-scale], b[scale:-scale, scale:-scale]
+    if window == "gaussian":
+        x = np.arange(11) - 5.0
+        g = np.exp(-x**2 / (2 * 1.5**2))
+        g /= g.sum()
+    else:
+        g = np.full(8, 1 / 8)
+    k = len(g)
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        if padding == "same":
+            z = np.pad(z, ((k // 2, (k - 1) // 2),) * 2)
+        z = sum(g[i] * z[i:z.shape[0] - k + 1 + i] for i in range(k))
+        return sum(g[j] * z[:, j:z.shape[1] - k + 1 + j] for j in range(k))
+
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    ssim_map = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    assert ssim_map.shape == ((a.shape[0], a.shape[1]) if padding == "same" else
+                              (a.shape[0] - k + 1, a.shape[1] - k + 1))
+    return float(ssim_map.mean())
+
+
+def test_ssim_cases_are_the_bicubic_baseline_then_noisy_hr() -> None:
+    cases = ssim_cases(scales=(4, 2), names=("chelsea", "camera"))
+    base = sr_cases(scales=(4, 2), names=("chelsea", "camera"))
+    assert len(cases) == 6 and [c[2] for c in cases] == [4, 4, 2, 2, 4, 4]
+    for (sr, hr, s), (sr0, hr0, s0) in zip(cases, base):
+        assert np.array_equal(sr, sr0) and np.array_equal(hr, hr0) and s == s0
+    for (sr, hr, s), (_, hr0, _) in zip(cases[4:], base[:2]):
+        assert np.array_equal(hr, hr0) and sr.shape == hr.shape and sr.dtype == np.float32
+        assert np.array_equal(sr * 255, np.round(sr * 255)) and 0 <= sr.min() and sr.max() <= 1
+        assert 0.03 < float(np.std(sr.astype(np.float64) - hr)) < 0.06   # noise 0.05, less where clipped
+    again = ssim_cases(scales=(4, 2), names=("chelsea", "camera"))
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(cases, again))
+    assert not np.array_equal(ssim_cases(scales=(4,), names=("chelsea",), seed=1)[1][0], cases[4][0])
+
+
+def test_an_ssim_by_hand_passes_and_the_slips_fail(capsys) -> None:
+    cases = ssim_cases(scales=(4, 2), names=("chelsea",))
+    assert check_against(_ssim_by_hand, ssim, cases)
+    assert capsys.readouterr().out.startswith("✓ matches esrgan_lesson.metrics.psnr_ssim.ssim on 3 cases")
+    slips = {"8x8 box window": {"window": "box"}, "constants for [0, 1]": {"peak": 1.0},
+             "no border crop": {"crop": False}, "'same' zero padding": {"padding": "same"}}
+    for label, slip in slips.items():
+        assert not check_against(lambda sr, hr, s: _ssim_by_hand(sr, hr, s, **slip), ssim, cases), label
+        assert "differs from" in capsys.readouterr().out

@@ -15,7 +15,8 @@ activation, chapter 5), :func:`schedule_cases` with its reference
 (batch normalisation in training mode, chapter 2) and
 :func:`interpolation_cases` with its reference :func:`interpolation_reference`
 and the adapter :func:`flat_answer` (network interpolation of two state
-dicts, chapter 6).
+dicts, chapter 6), and :func:`ssim_cases` (SSIM on Y, chapter 8, checked
+against the package's :func:`esrgan_lesson.metrics.ssim` itself).
 """
 from __future__ import annotations
 
@@ -397,6 +398,29 @@ def interpolation_reference(psnr: Mapping[str, torch.Tensor], gan: Mapping[str, 
     return flat_state_dict(interpolate_state_dicts(psnr, gan, alpha))
 
 
+def ssim_cases(scales: Sequence[int] = (4, 3, 2), names: Sequence[str] = VAL_NAMES, noise: float = 0.05,
+               seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """``(sr, hr, scale)`` cases for an SSIM-on-Y answer (chapter 8), checked against
+    ``esrgan_lesson.metrics.ssim(sr, hr, scale)``.
+
+    First :func:`sr_cases` of ``scales`` and ``names`` (the bicubic baseline,
+    SSIM about 0.6-0.9), then, at the first scale, each HR with Gaussian
+    noise of standard deviation ``noise`` added (clipped to [0, 1], rounded to
+    8 bits): an output wrong by added noise instead of blur. ``sr`` and
+    ``hr``: float32 (H, W, 3) arrays in [0, 1] of the same shape, H and W
+    multiples of ``scale``; ``scale``: the border to crop. ``seed`` fixes the
+    noise.
+    """
+    cases = sr_cases(scales, names)
+    rng = np.random.default_rng(seed)
+    noisy = []
+    for _, hr, scale in cases[:len(names)]:
+        out = np.clip(hr.astype(np.float64) + rng.normal(0.0, noise, hr.shape), 0.0, 1.0)
+        noisy.append(((np.round(out * 255) / 255).astype(np.float32), hr, scale))
+    return cases + noisy
+
+
 __all__ = ["batch_norm_cases", "bn_train_forward", "check_against", "flat_answer", "flat_state_dict",
            "interpolation_cases", "interpolation_reference", "logit_cases", "perceptual_cases",
-           "perceptual_reference", "rdb_cases", "schedule_cases", "scheduled_lr", "sr_cases"]
+           "perceptual_reference", "rdb_cases", "schedule_cases", "scheduled_lr", "sr_cases",
+           "ssim_cases"]
