@@ -1,4 +1,4 @@
-"""The package's layout: the core library never imports the course (esrgan_lesson/course/)."""
+"""The package's layout: the core library never imports the course (esrgan_lesson/course/); one upscale; no module over 400 lines."""
 from __future__ import annotations
 
 import ast
@@ -127,3 +127,14 @@ def test_training_validation_super_resolves_through_inference_upscale(monkeypatc
     pairs = [(f"im{i}", torch.rand(3, 16, 20), torch.rand(3, 32, 40)) for i in range(2)]
     report = evaluate_generator(net, pairs, scale=2)
     assert calls == [(3, 16, 20), (3, 16, 20)] and len(report.images) == 2
+
+
+#: Issue 10's ceiling: one job a module, so no module of the package grows past this many lines.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_the_line_ceiling() -> None:
+    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert len(sizes) > 50  # the walk found the package
+    over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not over, f"split these along their jobs: {over}"
