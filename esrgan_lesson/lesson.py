@@ -90,6 +90,15 @@ CH3_ARMS: dict[str, dict[int, str]] = {
     "plain": {0: "ch3-plain-s0", 1: "ch3-plain-s1", 2: "ch3-plain-s2"},
 }
 
+#: Chapter 3's second ablation (issue 15): the dense blocks' initialisation, ESRGAN's Kaiming x0.1 (the RRDB
+#: arms above) against Kaiming x1 and PyTorch's default Conv2d init (``model.rdb_init``), lesson-psnr's config
+#: and budget otherwise, 3 seeds each. The pre-registered claim and threshold are in the chapter.
+CH3_INIT_ARMS: dict[str, dict[int, str]] = {
+    "kaiming_x0.1": CH3_ARMS["rrdb"],
+    "kaiming": {0: "ch3-kaiming-s0", 1: "ch3-kaiming-s1", 2: "ch3-kaiming-s2"},
+    "pytorch": {0: "ch3-pytorch-s0", 1: "ch3-pytorch-s1", 2: "ch3-pytorch-s2"},
+}
+
 #: Chapter 5's ablation (issue 15): perceptual features before (conv4_2) against after (relu4_2) the
 #: activation, as RaGAN fine-tunes of lesson-psnr with the paper's loss, 3 seeds each. The ``before`` arms
 #: are chapter 4's RaGAN arms (same config, conv4_2); the ``after`` arms change only the layer and the seed.
@@ -106,6 +115,8 @@ COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
           for seed, name in CH3_ARMS["rrdb"].items() if name != "lesson-psnr"),
         *(_arm(name, "lesson-psnr", "psnr", "model.type=plain_resnet", f"model.num_block={CH3_PLAIN_BLOCKS}",
                f"engine.seed={seed}") for seed, name in CH3_ARMS["plain"].items()),
+        *(_arm(name, "lesson-psnr", "psnr", f"model.rdb_init={init}", f"engine.seed={seed}")
+          for init, seeds in CH3_INIT_ARMS.items() if init != "kaiming_x0.1" for seed, name in seeds.items()),
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
         *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
           for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
