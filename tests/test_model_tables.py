@@ -72,8 +72,8 @@ def test_rdb_init_chooses_how_the_dense_blocks_start() -> None:
     assert _rdb_conv_std(nets["kaiming"]) == pytest.approx(kaiming, rel=0.15)
     assert _rdb_conv_std(nets["kaiming_x0.1"]) == pytest.approx(0.1 * kaiming, rel=0.15)
     assert _rdb_conv_std(nets["pytorch"]) == pytest.approx((1 / (3 * fan_in)) ** 0.5, rel=0.15)  # kaiming_uniform(a=sqrt 5)
-    assert float(nets["kaiming"].body[0].rdb1.conv1.bias.abs().max()) == 0.0
-    assert float(nets["pytorch"].body[0].rdb1.conv1.bias.abs().max()) > 0.0
+    assert float(nets["kaiming"].body[0].rdb1.conv1.bias.detach().abs().max()) == 0.0
+    assert float(nets["pytorch"].body[0].rdb1.conv1.bias.detach().abs().max()) > 0.0
     assert torch.equal(nets["kaiming"].conv_first.weight, nets["pytorch"].conv_first.weight)  # only the RDBs differ
 
 
