@@ -56,7 +56,7 @@ notebooks: setup
 
 ## Rebuild every course checkpoint in the package (CPU, one thread each, committed configs),
 ## one after another: about 16 CPU-minutes per PSNR-stage model (2,400 steps) and 20-30 per GAN
-## fine-tune (1,500 steps), measured on a shared 2-core machine: some 5-6 hours for all of them. Builds are
+## fine-tune (1,500 steps), measured on a shared 2-core machine: some 8 hours for the 21 of them. Builds are
 ## independent once lesson-psnr exists: run `python -m esrgan_lesson.lesson build NAME` for
 ## two names at a time to halve that. Not part of `make test`. See esrgan_lesson/lesson.py.
 assets: setup
