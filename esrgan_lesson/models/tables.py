@@ -37,7 +37,7 @@ def rrdbnet(*, scale: int, num_feat: int, num_block: int, num_grow_ch: int, rdb_
     net = RRDBNet(3, 3, scale=scale, num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
                   small_init=rdb_init == "kaiming_x0.1")
     if rdb_init == "kaiming":
-        scaled_kaiming_init_([rrdb for rrdb in net.body], 1.0)
+        scaled_kaiming_init_(list(net.body), 1.0)
     return net
 
 
