@@ -141,6 +141,17 @@ def test_summarise_uses_geometric_means_for_ratios_and_plots() -> None:
         perception.plot_perception_distortion(s, proxy="psnr")
 
 
+def test_perception_distortion_plot_keeps_bicubic_off_the_path_and_says_when_hr_is_off_chart() -> None:
+    summary = {name: {"rmse": r, "grad_ratio": g, "hf_ratio": g / 4}
+               for name, r, g in (("bicubic", 13.0, 0.14), ("PSNR (a=0)", 11.7, 0.28), ("GAN (a=1)", 18.0, 0.68))}
+    ax = perception.plot_perception_distortion(summary, "hf_ratio").axes[0]
+    path, bicubic = ax.lines[0], ax.lines[1]
+    assert list(path.get_xdata()) == [11.7, 18.0] and list(bicubic.get_xdata()) == [13.0]
+    assert ax.get_ylim()[1] < 1 and any("above this chart" in t.get_text() for t in ax.texts)
+    ax = perception.plot_perception_distortion(summary, "grad_ratio").axes[0]
+    assert ax.get_ylim()[1] > 1 and not any("above" in t.get_text() for t in ax.texts)  # the HR line fits
+
+
 def test_mean_colour_shift_in_grey_levels() -> None:
     hr = _photo(32)
     warm = hr.clone()

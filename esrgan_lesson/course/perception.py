@@ -156,7 +156,9 @@ def plot_perception_distortion(summary: Mapping[str, Mapping[str, float]], proxy
                                ax: "Axes | None" = None) -> "Figure":
     """Distortion (RMSE, lower = better) against the detail proxy, one labelled point per method.
 
-    A dashed line marks proxy = 1, the ground truth's own level of detail. The
+    Bicubic is a separate grey square; the other methods are joined in order
+    (the interpolation path). A dashed line marks proxy = 1, the ground truth's
+    own level of detail, when it fits on the chart. The
     closer a point sits to the line *and* to the left, the better, but no
     method can reach the bottom-left corner (Blau and Michaeli's trade-off).
     """
@@ -170,12 +172,24 @@ def plot_perception_distortion(summary: Mapping[str, Mapping[str, float]], proxy
         ax = fig.subplots()
     else:
         fig = ax.figure
-    xs = [r["rmse"] for r in summary.values()]
-    ys = [r[proxy] for r in summary.values()]
-    ax.plot(xs, ys, "o-", color="tab:blue", alpha=0.6)
-    for (method, r), x, y in zip(summary.items(), xs, ys):
-        ax.annotate(method, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
+    sweep = {m: r for m, r in summary.items() if m != "bicubic"}  # the interpolation path, in alpha order
+    ax.plot([r["rmse"] for r in sweep.values()], [r[proxy] for r in sweep.values()], "o-", color="tab:blue",
+            alpha=0.7, label="network interpolation")
+    if "bicubic" in summary:
+        ax.plot(summary["bicubic"]["rmse"], summary["bicubic"][proxy], "s", color="tab:gray", label="bicubic")
+    for k, (method, r) in enumerate(summary.items()):  # labels alternate above/below the path
+        below = k % 2 == 1 and method != "bicubic"
+        ax.annotate(method, (r["rmse"], r[proxy]), textcoords="offset points", xytext=(6, -12 if below else 5),
+                    fontsize=9)
+    top = max(r[proxy] for r in summary.values())
+    if top > 0.5:  # the truth's level fits on the chart
+        ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
+        ax.set_ylim(0, 1.08)
+    else:
+        ax.set_ylim(0, 1.3 * top)
+        ax.text(0.02, 0.95, "the HR's level (1) is above this chart", transform=ax.transAxes, fontsize=8,
+                va="top", color="gray")
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("RMSE against HR (0-255, lower = less distortion)")
     ax.set_ylabel(f"{proxy.replace('_', ' ')} (output / HR)  [proxy, not PI]")
     ax.set_title("Distortion vs. detail (offline proxy)")
