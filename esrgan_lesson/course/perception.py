@@ -175,12 +175,13 @@ def plot_perception_distortion(summary: Mapping[str, Mapping[str, float]], proxy
     sweep = {m: r for m, r in summary.items() if m != "bicubic"}  # the interpolation path, in alpha order
     ax.plot([r["rmse"] for r in sweep.values()], [r[proxy] for r in sweep.values()], "o-", color="tab:blue",
             alpha=0.7, label="network interpolation")
+    labels = [(method, r, (6, -12 if k % 2 == 0 else 5)) for k, (method, r) in enumerate(sweep.items())]  # below/above
     if "bicubic" in summary:
-        ax.plot(summary["bicubic"]["rmse"], summary["bicubic"][proxy], "s", color="tab:gray", label="bicubic")
-    for k, (method, r) in enumerate(summary.items()):  # labels alternate above/below the path
-        below = k % 2 == 1 and method != "bicubic"
-        ax.annotate(method, (r["rmse"], r[proxy]), textcoords="offset points", xytext=(6, -12 if below else 5),
-                    fontsize=9)
+        bic = summary["bicubic"]
+        ax.plot(bic["rmse"], bic[proxy], "s", color="tab:gray", label="bicubic")
+        labels.append(("bicubic", bic, (6, 5)))
+    for method, r, offset in labels:
+        ax.annotate(method, (r["rmse"], r[proxy]), textcoords="offset points", xytext=offset, fontsize=9)
     top = max(r[proxy] for r in summary.values())
     if top > 0.5:  # the truth's level fits on the chart
         ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
