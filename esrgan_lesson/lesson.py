@@ -111,8 +111,8 @@ CH5_ARMS: dict[str, dict[int, str]] = {
 #: lesson-psnr's L1 recipe to one budget, then fine-tuned as GANs with lesson-gan's loss (the paper's Eq. 3)
 #: for a fixed 1,000 steps, 3 seeds each. The budget is the first validated step at which the no-BN arm
 #: (ESRGAN's choice) with seed 0 beats bicubic by 1 dB on the held-out images (search cap 6,000).
-#: The claims, thresholds and the GAN step count were pre-registered in commit f46eb2f (chapter 2's section,
-#: which returns with the results); the GAN arms are listed here once built.
+#: The claims, thresholds and the GAN step count were pre-registered in commit f46eb2f, before any run;
+#: chapter 2 states them ahead of its results.
 CH2_NUM_BLOCK = 8
 #: Seed-0 search (validation every 200 steps): no BN first reaches +1.028 dB over bicubic at step 2,800
 #: (2,600: +0.997 dB); the BN arm has +1.015 dB there.
@@ -120,6 +120,11 @@ CH2_PSNR_STEPS = 2800
 CH2_ARMS: dict[str, dict[int, str]] = {
     "bn": {0: "ch2-bn-s0", 1: "ch2-bn-s1", 2: "ch2-bn-s2"},
     "nobn": {0: "ch2-nobn-s0", 1: "ch2-nobn-s1", 2: "ch2-nobn-s2"},
+}
+CH2_GAN_STEPS = 1000  # fixed before any run (lesson-gan's 1,500 cut for the CPU time of six fine-tunes)
+#: Each GAN fine-tune starts from the PSNR arm of the same model and seed.
+CH2_GAN_ARMS: dict[str, dict[int, str]] = {
+    arm: {seed: name.replace(arm + "-", arm + "-gan-") for seed, name in seeds.items()} for arm, seeds in CH2_ARMS.items()
 }
 
 
@@ -140,6 +145,9 @@ COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
         *(_arm(name, "lesson-psnr", "psnr", *_ch2_model(arm), f"train.iterations={CH2_PSNR_STEPS}", f"engine.seed={seed}")
           for arm, seeds in CH2_ARMS.items() for seed, name in seeds.items()),
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
+        *(_arm(name, "lesson-gan", "gan", *_ch2_model(arm), f"train.iterations={CH2_GAN_STEPS}", f"engine.seed={seed}",
+               f"paths.pretrained_g=esrgan_lesson/assets/{CH2_ARMS[arm][seed].replace('-', '_')}_x4.safetensors")
+          for arm, seeds in CH2_GAN_ARMS.items() for seed, name in seeds.items()),
         *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
           for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
         *(_arm(name, "lesson-gan", "gan", "train.perceptual.layer=relu4_2", f"engine.seed={seed}")
