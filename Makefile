@@ -56,8 +56,8 @@ notebooks: setup
 
 ## Rebuild every course checkpoint in the package (CPU, one thread each, committed configs),
 ## one after another: about 16 CPU-minutes per PSNR-stage model (2,400 steps; chapter 2's small SRResNets,
-## 2,800 steps, take about as long) and 20-30 per GAN fine-tune (1,500 steps), measured on a shared 2-core
-## machine: some 10 hours for the 27 of them. Builds are
+## 2,800 steps, take about as long) and 20-30 per GAN fine-tune (1,500 steps; their 1,000-step fine-tunes
+## about 15), measured on a shared 2-core machine: some 11.5 hours for the 33 of them. Builds are
 ## independent once lesson-psnr exists: run `python -m esrgan_lesson.lesson build NAME` for
 ## two names at a time to halve that. Not part of `make test`. See esrgan_lesson/lesson.py.
 assets: setup
