@@ -68,10 +68,14 @@ class CourseCheckpoint:
         return f"python -m {BUILD_MODULE} build {self.name}"
 
 
+def _arm_file(name: str) -> str:
+    """The asset file name of ablation arm ``name``: ``ch2-bn-s0`` -> ``ch2_bn_s0_x4.safetensors``."""
+    return name.replace("-", "_") + "_x4.safetensors"
+
+
 def _arm(name: str, config: str, stage: str, *overrides: str) -> CourseCheckpoint:
     """An ablation arm: ``config`` plus ``overrides``, trained in ``runs/<name>``."""
-    return CourseCheckpoint(name, name.replace("-", "_") + "_x4.safetensors", config, stage,
-                            tuple(overrides) + (f"paths.output_dir=runs/{name}",))
+    return CourseCheckpoint(name, _arm_file(name), config, stage, tuple(overrides) + (f"paths.output_dir=runs/{name}",))
 
 
 #: Chapter 4's ablation (issue 15): standard-GAN against RaGAN fine-tunes of lesson-psnr with the
@@ -146,7 +150,7 @@ COURSE_CHECKPOINTS: dict[str, CourseCheckpoint] = {
           for arm, seeds in CH2_ARMS.items() for seed, name in seeds.items()),
         CourseCheckpoint("lesson-gan", "lesson_gan_x4.safetensors", "lesson-gan", "gan"),
         *(_arm(name, "lesson-gan", "gan", *_ch2_model(arm), f"train.iterations={CH2_GAN_STEPS}", f"engine.seed={seed}",
-               f"paths.pretrained_g=esrgan_lesson/assets/{CH2_ARMS[arm][seed].replace('-', '_')}_x4.safetensors")
+               f"paths.pretrained_g=esrgan_lesson/assets/{_arm_file(CH2_ARMS[arm][seed])}")
           for arm, seeds in CH2_GAN_ARMS.items() for seed, name in seeds.items()),
         *(_arm(name, "lesson-gan", "gan", f"train.gan_type={gan_type}", f"engine.seed={seed}")
           for gan_type, seeds in CH4_ARMS.items() for seed, name in seeds.items() if name != "lesson-gan"),
